@@ -1,0 +1,176 @@
+"""Load experiment YAMLs: `yaml.safe_load`, `extends:` inheritance, overrides, clear errors.
+
+A bad file yields one `InputError` that lists every problem with its field
+path, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ance_core.config.schema import SAFE_NAME, SEGMENT_KINDS, Experiment
+from ance_core.errors import InputError, Problem
+
+_MAX_EXTENDS_DEPTH = 16
+
+
+def load_experiment(path: str | Path, overrides: list[str] | None = None) -> Experiment:
+    """Read, merge (`extends`), override and validate one experiment file."""
+    path = Path(path)
+    data = load_experiment_data(path)
+    if overrides:
+        data = apply_overrides(data, overrides, source=path)
+    return validate_experiment(data, source=path)
+
+
+def validate_experiment(data: dict[str, Any], source: str | Path | None = None) -> Experiment:
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(source, [_problem_from(err) for err in exc.errors()]) from None
+
+
+def load_experiment_data(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The merged mapping of a file and everything it extends (lists replace, mappings merge)."""
+    path = Path(path)
+    resolved = path.resolve()
+    if resolved in _seen:
+        chain = " -> ".join(str(p) for p in (*_seen, resolved))
+        raise InputError.single(path, "extends", "no cycle", chain, raw=True)
+    if len(_seen) > _MAX_EXTENDS_DEPTH:
+        raise InputError.single(path, "extends", f"at most {_MAX_EXTENDS_DEPTH} levels", len(_seen))
+    data = read_yaml_mapping(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str) or not parent.strip():
+        raise InputError.single(path, "extends", "a path to another experiment file", parent)
+    parent_path = (path.parent / parent) if not Path(parent).is_absolute() else Path(parent)
+    if not parent_path.is_file():
+        raise InputError.single(path, "extends", "an existing file (relative to this one)", str(parent_path), raw=True)
+    base = load_experiment_data(parent_path, (*_seen, resolved))
+    return deep_merge(base, data)
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise InputError.single(path, "file", "an existing experiment YAML file", "no such file")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError.single(path, f"line {line}", "UTF-8 text", f"byte 0x{raw[exc.start]:02x}", raw=True) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError.single(path, where, "valid YAML", problem, raw=True) from None
+    if data is None:
+        raise InputError.single(path, "document", "a mapping of experiment fields", "an empty file", raw=True)
+    if not isinstance(data, dict):
+        raise InputError.single(path, "document", "a mapping of experiment fields", type(data).__name__, raw=True)
+    return data
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and "kind" not in value:
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            # A new `kind` replaces the whole block: fields of another kind would be unknown there.
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str], source: str | Path | None = None) -> dict[str, Any]:
+    """Apply `a.b.c=value` overrides (value parsed as YAML) to a merged mapping."""
+    data = copy.deepcopy(data)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise InputError.single(source or "--set", "--set", "FIELD.PATH=VALUE", item)
+        try:
+            parsed = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError:
+            parsed = value
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[parts[-1]] = parsed
+    return data
+
+
+def experiment_hash(experiment: Experiment, *sections: str) -> str:
+    """Stable short hash of the whole experiment, or of the named sections only (cache keys)."""
+    dump = experiment.model_dump(mode="json")
+    if sections:
+        dump = {key: dump[key] for key in sections}
+    blob = json.dumps(dump, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- error formatting
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in SEGMENT_KINDS or item in ("pairwise_nll", "infonce"):
+            continue  # pydantic adds the union tag to the path; users never wrote it
+        elif item in ("tuple[int, int]",) or str(item).startswith("function-"):
+            continue
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(experiment)"
+
+
+def _found(err: dict[str, Any]) -> str:
+    value = err.get("input")
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _problem_from(err: dict[str, Any]) -> Problem:
+    kind = err["type"]
+    where = _field_path(tuple(err["loc"]))
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return Problem(where, "a known field (unknown fields are rejected; check the spelling)", f"unknown field {err['loc'][-1]!r}")
+    if kind == "missing":
+        return Problem(where, "a value (this field is required)", "nothing")
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        tags = ctx.get("expected_tags", "")
+        return Problem(where + ".kind" if not where.endswith("kind") else where, f"kind one of {tags}", repr(ctx.get("tag", None)))
+    if kind == "string_pattern_mismatch":
+        if ctx.get("pattern") == SAFE_NAME:
+            expected = "a safe name: letters, digits, '_', '.', '-', starting with a letter or digit, at most 64"
+        else:
+            expected = f"text matching {ctx.get('pattern')}"
+        return Problem(where, expected, _found(err))
+    if kind == "value_error":
+        message = str(ctx.get("error", err["msg"]))
+        expected, sep, found = message.partition(", found ")
+        return Problem(where, expected, found if sep else None)
+    message = err["msg"]
+    for prefix in ("Input should be ", "Value should be "):
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+    return Problem(where, message, _found(err))

@@ -1,0 +1,1 @@
+"""File helpers shared by the stages: atomic writes, completeness markers, manifests."""
