@@ -1,0 +1,49 @@
+# ance-bundle: every entry point a user needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch that pip finds on this kind of machine; on a cluster,
+# install the CUDA build first (see README) and this pin is skipped.
+TORCH_CPU ?= torch==2.13.0
+EXTRAS ?= cpu,dev
+EXECUTOR ?= local
+PROFILE ?= embedded
+RUNS ?= runs
+
+.PHONY: help install test test-slow reproduce-all report results container container-test container-lock \
+        slurm-up slurm-down bench bench-gpu clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(BIN)/ance: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	@# torch first: with a CPU build installed, the package's torch range installs nothing more.
+	$(BIN)/python -c 'import torch' 2>/dev/null || $(BIN)/python -m pip install -q $(TORCH_CPU)
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	@touch $(BIN)/ance
+
+install: $(BIN)/ance ## create .venv with the package, CPU torch and dev tools (idempotent)
+
+test: install ## run the test suite (SLURM tests run when `make slurm-up` has started SLURM)
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-slow: install ## the long reliability tests (20 random kill points, ...)
+	$(BIN)/python -m pytest -m slow -q
+
+reproduce-all: install ## run the whole study (EXECUTOR=local|slurm, PROFILE=embedded|msmarco-10|msmarco-30)
+	$(BIN)/ance-launch reproduce-all --executor $(EXECUTOR) --profile $(PROFILE) --runs $(RUNS)
+
+slurm-up: ## install (if missing) and start a single-node SLURM on this machine
+	bash scripts/slurm/up.sh
+
+slurm-down: ## stop the single-node SLURM
+	bash scripts/slurm/down.sh
+
+clean: ## remove build outputs and caches (keeps .venv and runs/)
+	rm -rf build dist *.egg-info .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
