@@ -40,7 +40,7 @@ class SubsetConfig(Strict):
     fraction: Fraction = Field(description="Fraction of passages to keep (the study: 0.1 and 0.3).")
     seed: int = Field(7, description="Seed of the passage sample; same seed, byte-identical subset.")
     keep_positives_of: list[str] = Field(
-        default_factory=lambda: ["dev"],
+        default_factory=list,
         description="Splits whose queries keep their positive passages whatever the sample.",
     )
 
