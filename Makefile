@@ -12,6 +12,9 @@ EXTRAS ?= cpu,dev
 EXECUTOR ?= local
 PROFILE ?= embedded
 RUNS ?= runs
+SIF ?= ance.sif
+# The base image's Python (containers/ance.def); the lock is resolved for it.
+LOCK_PYTHON ?= 3.12
 
 .PHONY: help install test test-slow reproduce-all report results container container-test container-lock \
         slurm-up slurm-down bench bench-gpu clean
@@ -43,6 +46,15 @@ slurm-up: ## install (if missing) and start a single-node SLURM on this machine
 
 slurm-down: ## stop the single-node SLURM
 	bash scripts/slurm/down.sh
+
+container: ## build ance.sif with apptainer (--fakeroot unless root; SIF=path to choose)
+	SIF=$(SIF) bash containers/build.sh build
+
+container-test: ## apptainer test ance.sif; with a GPU also a stage with --nv
+	SIF=$(SIF) bash containers/build.sh test
+
+container-lock: install ## re-resolve containers/requirements.lock (uv, hashes; LOCK_PYTHON; needs PyPI)
+	$(BIN)/python containers/lock.py --python $(LOCK_PYTHON)
 
 clean: ## remove build outputs and caches (keeps .venv and runs/)
 	rm -rf build dist *.egg-info .pytest_cache .hypothesis
