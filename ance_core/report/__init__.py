@@ -1,0 +1,78 @@
+"""Results: run directories and the original study's logs -> one tidy table -> tables and plots.
+
+Typical use (what `ance report` and a results screen do):
+
+    table = collect(["runs/embedded"], legacy_logs=["../shared/data/seed-ance-logs/x-ann_data_4.out.gz"])
+    studies = summarize(table, metric="nDCG@10")      # per study: strategy rows, runs, baselines, verdict
+    rows = strategy_rows(table)                        # flat per-strategy rows (plain data)
+    curves = strategy_series(table)                    # per-strategy dev curves with seed bands
+
+matplotlib is imported only by `ance_core.report.plots`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from ance_core.report.legacy import load_legacy_log, load_legacy_logs, parse_legacy_spec
+from ance_core.report.legacy_warmup import load_warmup_log
+from ance_core.report.runs import find_run_dirs, load_runs
+from ance_core.report.series import Series, loss_series, strategy_series, warmup_series
+from ance_core.report.strategies import normalize_strategy
+from ance_core.report.summary import (
+    DEFAULT_METRIC,
+    Baseline,
+    RunSummary,
+    Stat,
+    StrategyRow,
+    StudySummary,
+    Verdict,
+    strategy_rows,
+    summarize,
+)
+from ance_core.report.table import COLUMNS, Row, RunInfo, TidyTable
+
+
+def collect(
+    runs: Iterable[str | Path] = (),
+    legacy_logs: Iterable[str] = (),
+    warmup_logs: Iterable[str | Path] = (),
+    *,
+    finished_only: bool = False,
+) -> TidyTable:
+    """One tidy table of run folders, legacy logs (`FILE` or `STRATEGY=FILE`) and warm-up logs."""
+    tables = [load_runs(runs, finished_only=finished_only)] if runs else []
+    if legacy_logs:
+        tables.append(load_legacy_logs(list(legacy_logs)))
+    tables += [load_warmup_log(path) for path in warmup_logs]
+    return TidyTable.concat(tables)
+
+
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_METRIC",
+    "Baseline",
+    "Row",
+    "RunInfo",
+    "RunSummary",
+    "Series",
+    "Stat",
+    "StrategyRow",
+    "StudySummary",
+    "TidyTable",
+    "Verdict",
+    "collect",
+    "find_run_dirs",
+    "load_legacy_log",
+    "load_legacy_logs",
+    "load_runs",
+    "load_warmup_log",
+    "loss_series",
+    "normalize_strategy",
+    "parse_legacy_spec",
+    "strategy_rows",
+    "strategy_series",
+    "summarize",
+    "warmup_series",
+]

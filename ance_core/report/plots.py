@@ -1,0 +1,210 @@
+"""matplotlib figures of a report (PNG, and SVG on request), one set per study.
+
+* `<study>-<split>-<metric>.png`: dev metric against ANN refresh, a line per
+  strategy with a band for the seed spread (the study's Figure 3);
+* `<study>-train-loss.png`: training loss against step, smoothed (Figure 4);
+* `<study>-warmup.png`: the warm-up's MRR@10 and loss against step (Figure 2).
+
+Figures are built with the object API (`Figure`, no pyplot), so no global
+backend or state is touched, and written atomically with fixed metadata so
+that regenerating unchanged results gives identical files.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from ance_core.io.atomic import write_bytes
+from ance_core.report.series import Series, loss_series, strategy_series, warmup_series
+from ance_core.report.strategies import STUDY_ORDER, study_title
+from ance_core.report.summary import StudySummary
+from ance_core.report.table import TidyTable
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("png", "svg")
+DPI = 150
+# One colour per strategy in every figure (the study's four first, colour-blind-safe tab10 order).
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+# Legend names of the original warm-up log's two evaluations.
+_WARMUP_LABELS = {"MRR@10": "full ranking", "rerank MRR@10": "reranking the BM25 top 1000"}
+_STYLE = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.frameon": False,
+    "svg.hashsalt": "ance-bundle",  # stable SVG ids
+}
+
+
+def write_plots(
+    table: TidyTable,
+    summaries: Sequence[StudySummary],
+    out_dir: str | Path,
+    formats: Sequence[str] = ("png",),
+    loss_window: int | None = None,
+) -> list[Path]:
+    """Every figure the data allows, for every study; returns the files written."""
+    out_dir = Path(out_dir)
+    written: list[Path] = []
+    metric_curves = _by_study(strategy_series(table, summaries[0].metric, summaries[0].split) if summaries else [])
+    losses = _by_study(loss_series(table, loss_window))
+    warmup_curves = _by_study(warmup_series(table))
+    warmup_losses = _by_study(loss_series(table, loss_window, warmup=True))
+    colours = strategy_colours(s.strategy for summary in summaries for s in summary.strategies)
+    for summary in summaries:
+        stem = out_dir / slug(summary.study)
+        if curves := metric_curves.get(summary.study):
+            figure = metric_figure(summary, curves, colours)
+            written += save(figure, f"{stem}-{slug(summary.split)}-{slug(summary.metric)}", formats)
+        if curves := losses.get(summary.study):
+            written += save(loss_figure(summary.study, curves, colours), f"{stem}-train-loss", formats)
+        if curves := warmup_curves.get(summary.study):
+            figure = warmup_figure(summary.study, curves, warmup_losses.get(summary.study, []))
+            written += save(figure, f"{stem}-warmup", formats)
+    return written
+
+
+def metric_figure(summary: StudySummary, curves: Sequence[Series], colours: dict[str, str]) -> Figure:
+    with matplotlib.rc_context(_STYLE):
+        figure = Figure(figsize=(7.5, 4.5), layout="constrained")
+        ax = figure.subplots()
+        seeds = max(max(c.n) for c in curves)
+        at_common = {row.strategy: row.at_common for row in summary.strategies}
+        for curve in curves:
+            colour = colours[curve.label]
+            runs = max(curve.n)
+            label = curve.label + (f" ({runs} seeds)" if runs > 1 else "")
+            if (value := at_common.get(curve.label)) is not None and len(curves) > 1:
+                label += f": {value.mean:.4f} at {summary.common_refresh}"
+            ax.plot(curve.x, curve.y, color=colour, label=label, linewidth=1.6, **_markers(len(curve.x)))
+            ax.plot(curve.x[-1:], curve.y[-1:], color=colour, marker="o", markersize=5)  # where the run stopped
+            if curve.low and curve.high:
+                ax.fill_between(curve.x, curve.low, curve.high, color=colour, alpha=0.18, linewidth=0)
+        for baseline in summary.baselines:
+            if baseline.metric == summary.metric and baseline.split in (summary.split, None):
+                ax.axhline(baseline.value.mean, color="0.35", linestyle="--", linewidth=1)
+                ax.annotate(
+                    f"{baseline.name} {baseline.value.mean:.3f}", (0.01, baseline.value.mean),
+                    xycoords=("axes fraction", "data"), textcoords="offset points", xytext=(0, 3), color="0.3", fontsize=8,
+                )
+        if summary.common_refresh is not None and len(curves) > 1:
+            ax.axvline(summary.common_refresh, color="0.5", linestyle=":", linewidth=1)
+            ax.annotate(
+                f"last refresh all runs reached ({summary.common_refresh})", (summary.common_refresh, 0.02),
+                xycoords=("data", "axes fraction"), textcoords="offset points", xytext=(-4, 0),
+                rotation=90, ha="right", va="bottom", color="0.4", fontsize=8,
+            )
+        spread = "; band: ±1 std over seeds" if seeds > 1 else ""
+        ax.set_title(f"Dev {summary.metric} after each ANN refresh — {study_title(summary.study)}{spread}")
+        ax.set_xlabel("ANN refresh (0 = start checkpoint)")
+        ax.set_ylabel(f"{summary.split} {summary.metric}")
+        ax.legend(loc="lower right", title="negatives")
+    return figure
+
+
+def loss_figure(study: str, curves: Sequence[Series], colours: dict[str, str]) -> Figure:
+    with matplotlib.rc_context(_STYLE):
+        figure = Figure(figsize=(7.5, 4.5), layout="constrained")
+        ax = figure.subplots()
+        for curve in curves:
+            colour = colours[curve.label]
+            if curve.raw_y is not None:
+                ax.plot(curve.x, curve.raw_y, color=colour, alpha=0.15, linewidth=0.6)
+            label = curve.label + (f" (mean of {max(curve.n)} seeds)" if max(curve.n) > 1 else "")
+            ax.plot(curve.x, curve.y, color=colour, linewidth=1.8, label=label)
+            if curve.low and curve.high:
+                ax.fill_between(curve.x, curve.low, curve.high, color=colour, alpha=0.18, linewidth=0)
+        windows = sorted({curve.window for curve in curves if curve.window})
+        smoothing = f"rolling mean over {'/'.join(map(str, windows))} logged points" if windows else "as logged"
+        ax.set_title(f"Training loss — {study_title(study)}\nbold: {smoothing}; faint: as logged")
+        ax.set_xlabel("training step")
+        _thousands(ax.xaxis)
+        ax.set_ylabel("loss")
+        ax.set_ylim(bottom=0)
+        ax.legend(loc="upper right", title="negatives")
+    return figure
+
+
+def warmup_figure(study: str, curves: Sequence[Series], losses: Sequence[Series]) -> Figure:
+    with matplotlib.rc_context(_STYLE):
+        figure = Figure(figsize=(10, 4), layout="constrained")
+        mrr_ax, loss_ax = figure.subplots(1, 2) if losses else (figure.subplots(), None)
+        for index, curve in enumerate(curves):
+            colour = _PALETTE[index % len(_PALETTE)]
+            label = _WARMUP_LABELS.get(curve.label, curve.label)
+            mrr_ax.plot(curve.x, curve.y, color=colour, marker="o", markersize=4, linewidth=1.6, label=label)
+            if curve.low and curve.high:
+                mrr_ax.fill_between(curve.x, curve.low, curve.high, color=colour, alpha=0.18, linewidth=0)
+        mrr_ax.set_title("Dev MRR@10 during the warm-up")
+        mrr_ax.set_xlabel("warm-up step")
+        _thousands(mrr_ax.xaxis)
+        mrr_ax.set_ylabel("dev MRR@10")
+        mrr_ax.legend(loc="lower right", title="MRR@10 of")
+        if loss_ax is not None:
+            for curve in losses:
+                loss_ax.plot(curve.x, curve.raw_y or curve.y, color="0.3", linewidth=1.2)
+            loss_ax.set_yscale("log")  # the first logged loss is ~50x the later ones
+            loss_ax.set_title("Warm-up training loss (log scale)")
+            loss_ax.set_xlabel("warm-up step")
+            _thousands(loss_ax.xaxis)
+            loss_ax.set_ylabel("loss")
+        figure.suptitle(f"BM25-negative warm-up — {study_title(study)}")
+    return figure
+
+
+def save(figure: Figure, stem: str | Path, formats: Sequence[str]) -> list[Path]:
+    written = []
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise ValueError(f"plot format one of {FORMATS}, got {fmt!r}")
+        buffer = io.BytesIO()
+        metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+        with matplotlib.rc_context({"svg.hashsalt": "ance-bundle"}):
+            figure.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
+        path = Path(f"{stem}.{fmt}")
+        write_bytes(path, buffer.getvalue())
+        log.info("wrote %s", path)
+        written.append(path)
+    return written
+
+
+def strategy_colours(strategies) -> dict[str, str]:
+    """The study's strategies keep their colour whatever else is plotted; others follow."""
+    colours = {name: _PALETTE[i] for i, name in enumerate(STUDY_ORDER)}
+    for name in strategies:
+        if name not in colours:
+            colours[name] = _PALETTE[len(colours) % len(_PALETTE)]
+    return colours
+
+
+def slug(text: str) -> str:
+    """'nDCG@10' -> 'ndcg10', 'embedded default' -> 'embedded-default': safe in file names."""
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9.-]+", "-", text.lower().replace("@", ""))).strip("-.") or "study"
+
+
+def _thousands(axis) -> None:
+    """Step counts as 150k instead of 150000, so that tick labels never run into each other."""
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 1000:g}k" if abs(value) >= 1000 else f"{value:g}"))
+
+
+def _markers(points: int) -> dict[str, object]:
+    return {"marker": "o", "markersize": 3.5} if points <= 40 else {}
+
+
+def _by_study(series: Sequence[Series]) -> dict[str, list[Series]]:
+    grouped: dict[str, list[Series]] = {}
+    for item in series:
+        grouped.setdefault(item.study, []).append(item)
+    return grouped
