@@ -104,6 +104,7 @@ def test_environment_is_offline_and_caches_under_the_run_dir(definition_text, tm
     env = environment_after(definition_text, {"ANCE_RUNS": str(tmp_path)}, {"GIT_SHA": "0123abc"})
     assert env["HF_HUB_OFFLINE"] == "1" and env["TRANSFORMERS_OFFLINE"] == "1"
     assert env["PYTHONNOUSERSITE"] == "1"
+    assert env["PATH"].split(":")[0] == "/opt/ance/venv/bin"  # the venv %post installs into
     for name in ("XDG_CACHE_HOME", "HF_HOME", "TORCH_HOME", "MPLCONFIGDIR"):
         assert env[name].startswith(f"{tmp_path}/.cache"), (name, env[name])
     assert env["ANCE_GIT_SHA"] == "0123abc"  # what manifest.git_sha() records
@@ -117,8 +118,9 @@ def test_environment_without_a_run_dir_uses_a_per_user_tmp(definition_text, tmp_
 
 FAKE_PYTHON = """#!/bin/sh
 # Stands in for the base image's python3: answers the version questions, logs the rest.
-echo "$*" >>"$LOG"
+echo "$0 $*" >>"$LOG"
 case "$*" in
+    "-m venv "*) for dir; do :; done; mkdir -p "$dir/bin"; cp "$0" "$dir/bin/python" ;;
     *sys.version_info*) echo "$FAKE_PYTHON_VERSION" ;;
     *torch.__version__*) echo "$FAKE_TORCH_VERSION" ;;
     *importlib.metadata*) echo 9.8.7 ;;
@@ -155,14 +157,19 @@ def post_runner(definition, lock_text, tmp_path):
     return run
 
 
-def test_post_installs_lock_then_bundle_then_checks_them(post_runner, tmp_path):
+def test_post_installs_lock_then_bundle_into_a_venv_then_checks_them(post_runner, tmp_path):
     result, calls = post_runner()
     assert result.returncode == 0, result.stderr
-    pip = [c for c in calls if c.startswith("-m pip install")]
+    venv = tmp_path / "opt" / "venv"
+    assert f"{tmp_path}/bin/python3 -m venv --system-site-packages --without-pip {venv}" in calls
+    # Everything after the venv exists runs with the venv's python, never the system one.
+    after = calls[calls.index(next(c for c in calls if " -m venv " in c)) + 1 :]
+    assert after and all(c.startswith(f"{venv}/bin/python ") for c in after)
+    pip = [c for c in after if " -m pip install " in c]
     assert len(pip) == 2
-    assert "--require-hashes" in pip[0] and "requirements.lock" in pip[0]
+    assert "--require-hashes" in pip[0] and "--no-deps" in pip[0] and pip[0].endswith("requirements.lock")
     assert "--no-index" in pip[1] and "--no-deps" in pip[1] and pip[1].endswith("/src")
-    assert any(c.endswith("check_deps.py ance-bundle[gpu]") for c in calls[calls.index(pip[1]) :])
+    assert any(c.endswith("check_deps.py ance-bundle[gpu]") for c in after[after.index(pip[1]) :])
     assert (tmp_path / "labels").read_text() == "org.opencontainers.image.version 9.8.7\n"
 
 
@@ -172,7 +179,7 @@ def test_post_refuses_a_base_image_the_lock_was_not_made_for(post_runner, python
     result, calls = post_runner(**kwargs)
     assert result.returncode == 1
     assert "make container-lock" in result.stderr
-    assert not [c for c in calls if "pip" in c], "nothing may be installed from a lock for another Python/torch"
+    assert not [c for c in calls if " -m pip " in c], "nothing may be installed from a lock made for another base"
 
 
 def test_help_explains_exec_run_app_gpus_and_binds(definition):
