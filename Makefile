@@ -41,6 +41,17 @@ test-slow: install ## the long reliability tests (20 random kill points, ...)
 reproduce-all: install ## run the whole study (EXECUTOR=local|slurm, PROFILE=embedded|msmarco-10|msmarco-30)
 	$(BIN)/ance-launch reproduce-all --executor $(EXECUTOR) --profile $(PROFILE) --runs $(RUNS)
 
+SEED_LOGS ?= ../shared/data/seed-ance-logs
+
+results: install ## regenerate results/: the original study's logs, and finished runs under $(RUNS)/embedded*
+	$(BIN)/ance report --legacy-log $(SEED_LOGS)/*-ann_data_4*.out.gz \
+	    --warmup-log $(SEED_LOGS)/cleaned_warmup.out.gz --out results/legacy
+	@found=no; for root in $(RUNS)/embedded*/; do \
+	    grep -qsE '"state": *"finished"' "$$root"*/seed*/STATUS.json || continue; \
+	    found=yes; $(BIN)/ance report "$${root%/}" --finished-only --out "results/$$(basename "$$root")" || exit 1; \
+	done; \
+	[ $$found = yes ] || echo "results: no finished runs under $(RUNS)/embedded*/ yet (make reproduce-all); results/embedded* kept as committed"
+
 slurm-up: ## install (if missing) and start a single-node SLURM on this machine
 	bash scripts/slurm/up.sh
 

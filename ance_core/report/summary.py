@@ -25,6 +25,7 @@ from ance_core.report.table import KIND_BASELINE, KIND_EVAL, KIND_TRAIN, WARMUP,
 DEFAULT_METRIC = "nDCG@10"
 DEFAULT_SPLIT = "dev"
 LOSS_WINDOW = 20  # "loss at the end" = mean of the last this-many logged losses (one log is noisy)
+JITTER_REFRESHES = 10  # refresh-to-refresh changes looked at to size one run's noise
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class Verdict:
     lead: float  # best - runner-up, mean at the common refresh
     spread: float | None  # the larger seed std of the two; None with a single run each
     exceeds_spread: bool | None
+    jitter: float | None  # typical std of one run's refresh-to-refresh change near the common refresh
     text: str
 
     def as_dict(self) -> dict[str, Any]:
@@ -186,7 +188,7 @@ def _summarize_study(table: TidyTable, study: str, metric: str, split: str, loss
     ]
     runs.sort(key=lambda r: (strategy_sort_key(r.strategy), r.seed if r.seed is not None else -1, r.run))
     strategies = _strategy_rows(study, runs)
-    verdict = _verdict(strategies, metric, common)
+    verdict = _verdict(strategies, metric, common, curves, infos)
     if verdict:
         strategies = [replace(s, is_best=True) if s.strategy == verdict.best else s for s in strategies]
     return StudySummary(study, metric, split, common, strategies, runs, _baselines(study, rows), verdict)
@@ -232,21 +234,31 @@ def _strategy_rows(study: str, runs: Sequence[RunSummary]) -> list[StrategyRow]:
     return rows
 
 
-def _verdict(strategies: Sequence[StrategyRow], metric: str, common: int | None) -> Verdict | None:
+def _verdict(
+    strategies: Sequence[StrategyRow], metric: str, common: int | None,
+    curves: dict[str, dict[int, float]], infos: dict[str, RunInfo],
+) -> Verdict | None:
     ranked = sorted((s for s in strategies if s.at_common), key=lambda s: s.at_common.mean, reverse=True)  # type: ignore[union-attr]
-    if len(ranked) < 2:
+    if len(ranked) < 2 or common is None:
         return None
     best, runner = ranked[0], ranked[1]
     lead = best.at_common.mean - runner.at_common.mean  # type: ignore[union-attr]
+    compared = [run for run, info in infos.items() if info.strategy in (best.strategy, runner.strategy) and run in curves]
+    jitters = [j for run in compared if (j := refresh_jitter(curves[run], common)) is not None]
+    jitter = statistics.fmean(jitters) if jitters else None
     head = (
         f"At refresh {common}, {best.strategy} leads with {metric} {best.at_common.mean:.4f}, "  # type: ignore[union-attr]
         f"{lead:.4f} ahead of {runner.strategy} ({runner.at_common.mean:.4f}); "  # type: ignore[union-attr]
     )
     stds = [s.at_common.std for s in (best, runner)]  # type: ignore[union-attr]
     if any(std is None for std in stds):
+        scale = (
+            f" For scale: one run's {metric} changes by {jitter:.4f} (std) from one refresh to the next there."
+            if jitter is not None else ""
+        )
         return Verdict(
-            best.strategy, runner.strategy, lead, None, None,
-            head + "with a single run per strategy there is no seed spread to judge this lead against.",
+            best.strategy, runner.strategy, lead, None, None, jitter,
+            head + "with a single run per strategy there is no seed spread to judge this lead against." + scale,
         )
     spread = max(stds)  # type: ignore[type-var]
     exceeds = lead > spread
@@ -255,7 +267,18 @@ def _verdict(strategies: Sequence[StrategyRow], metric: str, common: int | None)
         if exceeds
         else f"the lead is within the seed spread (std up to {spread:.4f}): the order is not established."
     )
-    return Verdict(best.strategy, runner.strategy, lead, spread, exceeds, head + tail)
+    return Verdict(best.strategy, runner.strategy, lead, spread, exceeds, jitter, head + tail)
+
+
+def refresh_jitter(curve: dict[int, float], upto: int) -> float | None:
+    """Std of the changes between consecutive evaluations over the last few refreshes up to `upto`.
+
+    A single run has no seed spread; how much its metric moves from one refresh
+    to the next is the nearest yardstick for a lead between single runs.
+    """
+    refreshes = [r for r in sorted(curve) if r <= upto][-(JITTER_REFRESHES + 1):]
+    changes = [curve[b] - curve[a] for a, b in zip(refreshes, refreshes[1:])]
+    return statistics.stdev(changes) if len(changes) >= 2 else None
 
 
 def _losses_by_run(rows: Iterable[Row]) -> dict[str, list[float]]:
