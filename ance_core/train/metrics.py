@@ -1,0 +1,94 @@
+"""`metrics.jsonl`: one JSON event per line (docs/ARCHITECTURE.md, "metrics.jsonl events").
+
+Every event is one `write` on a file opened with O_APPEND under an advisory
+lock, so the trainer and the refresher of an asynchronous run can share the
+file without interleaving. A run that resumes from the checkpoint at step s
+first rewinds the log: events after step s (the run will log them again) and
+lines torn by a kill are dropped, so the log reads like one uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ance_core.io.atomic import write_text
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN/inf: write them as null rather than produce an unreadable line."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class MetricsLog:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        # A lock file beside the log, not the log itself: `rewind` replaces the log by a rename.
+        fd = os.open(self.path.with_name(f".{self.path.name}.lock"), os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def emit(self, kind: str, **fields: Any) -> dict[str, Any]:
+        event = {"kind": kind, **{k: _clean(v) for k, v in fields.items()}, "time": round(time.time(), 3)}
+        line = (json.dumps(event) + "\n").encode()
+        with self._locked():
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+        return event
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Every readable event (torn lines skipped), optionally of one kind."""
+        if not self.path.is_file():
+            return []
+        found = []
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and (kind is None or event.get("kind") == kind):
+                found.append(event)
+        return found
+
+    def rewind(self, step: int) -> int:
+        """Drop events logged after `step` and torn lines; returns how many lines went."""
+        if not self.path.is_file():
+            return 0
+        with self._locked():
+            lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+            kept = []
+            for line in lines:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(event, dict):
+                    continue
+                event_step = event.get("step")
+                if isinstance(event_step, (int, float)) and event_step > step:
+                    continue
+                kept.append(line)
+            if len(kept) != len(lines):
+                write_text(self.path, "".join(line + "\n" for line in kept))
+            return len(lines) - len(kept)
