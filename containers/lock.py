@@ -71,7 +71,10 @@ def pinned_names(lock_text: str) -> list[str]:
 
 
 def uv_compile(inputs: str, constraints: Path, out: Path, python: str, platform: str, exclude: list[str]) -> None:
-    from uv import find_uv_bin  # the dev extra installs uv
+    try:
+        from uv import find_uv_bin
+    except ImportError:
+        raise SystemExit("uv is not installed: `make install` (the dev extra has it) or `pip install uv`") from None
 
     command = [
         find_uv_bin(), "pip", "compile", "pyproject.toml", "-",
