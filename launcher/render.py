@@ -1,0 +1,191 @@
+"""Render a batch script: `render(experiment, template, job) -> str`, a pure function.
+
+The templates in `slurm_templates/` decide the job shapes; this module only
+gives them values and filters. Jinja runs with `StrictUndefined`, so a value the
+template needs but the job does not have stops the render with an `InputError`
+naming it, instead of writing an empty word into a script. Every value that
+reaches the shell goes through the `q` filter (`shlex.quote`); values that reach
+`#SBATCH` lines are checked by `sbatch_path` / `sbatch_token`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ance_core.config import Experiment
+from ance_core.config.schema import SAFE_TOKEN
+from ance_core.errors import InputError, Problem
+from launcher.paths import check_bind_path, paths_to_bind, sbatch_path_problem
+
+TEMPLATE_DIR = Path(os.environ.get("ANCE_SLURM_TEMPLATES") or Path(__file__).resolve().parents[1] / "slurm_templates")
+# The job shapes (one template each) and what each is for.
+TEMPLATES: dict[str, str] = {
+    "warmup": "BM25 warm-up of one seed (checkpoint-0 shared by the strategies)",
+    "run": "the ANCE run on one node; async mode splits the GPUs between trainer and refresher",
+    "run_multinode": "the ANCE trainer on several nodes: srun + torchrun, rendezvous on the first node",
+    "encode": "embed the collection with a checkpoint, one array task per shard",
+    "report": "tables and plots of the submitted runs",
+}
+# A stage that asks for a requeue more often than this in one job is stuck, not preempted.
+MAX_REQUEUES = 20
+REQUEUE_EXIT_CODE = 99
+RENDEZVOUS_PORT = 29500
+_SAFE_TOKEN = re.compile(SAFE_TOKEN)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a script needs besides the experiment. Absent (None) values are undefined in templates."""
+
+    key: str  # unique within a submission; names the script, log and record files
+    job_name: str  # the SLURM job name
+    job_dir: str  # <outputs.root>/_jobs/<submission-id>
+    config: str  # the resolved experiment YAML the stages read
+    seed: int | None = None
+    workdir: str | None = None  # the jobs' working directory (#SBATCH --chdir)
+    ance: tuple[str, ...] = ("ance",)  # how to call the stage CLI (native: the launcher's own venv)
+    run_dirs: tuple[str, ...] = ()  # report: the runs to report on
+    checkpoint: str | None = None  # encode: the checkpoint to embed with
+    encode_out: str | None = None  # encode: where the shards go
+
+    def as_template_values(self) -> dict[str, Any]:
+        values = {key: value for key, value in asdict(self).items() if value is not None}
+        # SLURM fills in %j (job id), %A_%a (array job id, task id).
+        values["log_name"] = f"{self.key}-%j.out"
+        values["array_log_name"] = f"{self.key}-%A_%a.out"
+        values["records"] = f"{self.job_dir}/records"
+        return values
+
+
+def template_name(template: str) -> str:
+    """'run' or 'run.sh.j2' -> 'run.sh.j2'; anything else is an InputError listing the templates."""
+    short = template.removesuffix(".sh.j2")
+    if short not in TEMPLATES:
+        raise InputError(None, Problem("--template", f"one of {', '.join(TEMPLATES)}", repr(template)))
+    return f"{short}.sh.j2"
+
+
+def run_dir(experiment: Experiment, seed: int) -> str:
+    return f"{experiment.outputs.root}/{experiment.name}/seed{seed}"
+
+
+def final_checkpoint(experiment: Experiment, seed: int) -> str:
+    return f"{run_dir(experiment, seed)}/checkpoints/checkpoint-{experiment.max_steps}"
+
+
+def preview_job(experiment: Experiment, template: str) -> JobContext:
+    """The job a template gets when none is given: the experiment's first seed, a 'preview' job folder."""
+    short = template_name(template).removesuffix(".sh.j2")
+    seed = experiment.seeds[0]
+    job_dir = f"{experiment.outputs.root}/_jobs/preview"
+    return JobContext(
+        key=f"{short}.{experiment.name}.s{seed}",
+        job_name=f"ance.{short}.{experiment.name}.s{seed}",
+        job_dir=job_dir,
+        config=f"{job_dir}/experiments/{experiment.name}.yaml",
+        seed=seed,
+        run_dirs=tuple(run_dir(experiment, s) for s in experiment.seeds),
+        checkpoint=final_checkpoint(experiment, seed),
+        encode_out=f"{run_dir(experiment, seed)}/encode/checkpoint-{experiment.max_steps}",
+    )
+
+
+# ---------------------------------------------------------------- the Jinja environment
+
+
+class _TemplateRefusal(Exception):
+    """Raised by `require(...)` inside a template; becomes an InputError."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem.describe())
+        self.problem = problem
+
+
+def _require(condition: object, where: str, expected: str, found: object = None) -> str:
+    if not condition:
+        raise _TemplateRefusal(Problem(where, expected, None if found is None else str(found)))
+    return ""
+
+
+def _quote(value: object) -> str:
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # raises: StrictUndefined
+    return shlex.quote(str(value))
+
+
+def _words(values: object) -> str:
+    return " ".join(_quote(value) for value in values)  # type: ignore[union-attr]
+
+
+def _sbatch_path(value: str, field_name: str, pattern: str = "") -> str:
+    """`"value<pattern>"` for an #SBATCH line; `pattern` is ours (may hold %j), `value` is checked."""
+    problem = sbatch_path_problem(str(value), field_name)
+    if problem:
+        raise _TemplateRefusal(problem)
+    return f'"{value}{pattern}"'
+
+
+def _sbatch_token(value: object, field_name: str) -> str:
+    text = str(value)
+    if not _SAFE_TOKEN.match(text):
+        raise _TemplateRefusal(Problem(field_name, f"text matching {SAFE_TOKEN}", repr(text)))
+    return text
+
+
+@lru_cache(maxsize=4)
+def _environment(directory: str) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(directory),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # shell, not HTML: quoting is done by the q filter
+        # `{#` is bash (`${#array[@]}`), so Jinja comments are `{## ... ##}`.
+        comment_start_string="{##",
+        comment_end_string="##}",
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(q=_quote, words=_words, sbatch_path=_sbatch_path, sbatch_token=_sbatch_token)
+    env.globals.update(require=_require)
+    return env
+
+
+_UNDEFINED_ATTRIBUTE = re.compile(r"has no attribute '([^']+)'|'([^']+)' is undefined")
+
+
+def render(experiment: Experiment, template: str, job: JobContext | None = None) -> str:
+    """The batch script for `experiment` from `slurm_templates/<template>` (pure: same input, same text)."""
+    name = template_name(template)
+    job = job or preview_job(experiment, name)
+    resources = experiment.resources
+    binds: list[str] = []
+    if resources.runtime == "apptainer":
+        binds = [check_bind_path(path, field_name) for field_name, path in paths_to_bind(experiment, job.job_dir)]
+    values = {
+        "exp": experiment,
+        "res": resources,
+        "job": job.as_template_values(),
+        "binds": binds,
+        "max_requeues": MAX_REQUEUES,
+        "requeue_exit_code": REQUEUE_EXIT_CODE,
+        "rendezvous_port": RENDEZVOUS_PORT,
+    }
+    where = TEMPLATE_DIR / name
+    try:
+        return _environment(str(TEMPLATE_DIR)).get_template(name).render(values)
+    except _TemplateRefusal as exc:
+        raise InputError(where, exc.problem) from None
+    except jinja2.UndefinedError as exc:
+        match = _UNDEFINED_ATTRIBUTE.search(str(exc))
+        missing = next((group for group in match.groups() if group), str(exc)) if match else str(exc)
+        raise InputError(where, Problem(missing, "a value (the template needs it)", "nothing")) from None
+    except jinja2.TemplateNotFound as exc:
+        raise InputError(where, Problem("template", f"a file in {TEMPLATE_DIR}", f"no {exc.name}")) from None
