@@ -61,6 +61,11 @@ class DataSource:
     def qrels(self, split: str) -> Path:
         return self.require(f"qrels.{split}", f"qrels.{split}")
 
+    def optional(self, role: str, stem: str | None = None) -> Path | None:
+        """The file for `role` (e.g. 'qrels.eval', 'packages.train') if it exists, else None."""
+        path = self._find(role, stem or role)
+        return path if path.is_file() else None
+
     def require(self, role: str, stem: str) -> Path:
         path = self._find(role, stem)
         if not path.is_file():

@@ -159,15 +159,22 @@ def load_queries(path: str | Path) -> Queries:
     return Queries(IdIndex(ids, path, lines), texts, path)
 
 
-def load_qrels(path: str | Path) -> Qrels:
-    """TREC qrels `qid 0 pid grade` (tabs or spaces)."""
+def iter_qrels(path: str | Path) -> Iterator[tuple[int, str, str, str, int]]:
+    """(line, qid, iteration, pid, grade) of TREC qrels `qid 0 pid grade` (tabs or spaces), streaming."""
     path = Path(path)
-    by_query: dict[str, dict[str, int]] = {}
-    for lineno, (qid, _iteration, pid, grade) in iter_rows(path, 4, whitespace=True):
+    for lineno, (qid, iteration, pid, grade) in iter_rows(path, 4, whitespace=True):
         try:
             value = int(grade)
         except ValueError:
             raise InputError.single(path, f"line {lineno}", "an integer relevance grade in column 4", grade) from None
+        yield lineno, qid, iteration, pid, value
+
+
+def load_qrels(path: str | Path) -> Qrels:
+    """TREC qrels `qid 0 pid grade` (tabs or spaces)."""
+    path = Path(path)
+    by_query: dict[str, dict[str, int]] = {}
+    for _lineno, qid, _iteration, pid, value in iter_qrels(path):
         by_query.setdefault(qid, {})[pid] = value
     if not by_query:
         raise InputError.single(path, "file", "at least one 'qid 0 pid grade' row", "an empty file", raw=True)
