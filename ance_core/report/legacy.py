@@ -47,6 +47,13 @@ def parse_legacy_spec(spec: str) -> tuple[Path, str | None]:
 def load_legacy_log(path: str | Path, strategy: str | None = None, study: str = LEGACY_STUDY) -> TidyTable:
     """One original-study log as tidy rows with source='legacy' (dev nDCG@10 per refresh, loss per step)."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError.single(
+            path, "--legacy-log", "a log file (run folders go before --legacy-log: its list takes every word after it)",
+            "a folder",
+        )
+    if not path.is_file():
+        raise InputError.single(path, "--legacy-log", "an existing log file", "no such file")
     strategy = strategy or legacy_strategy(path)
     if strategy is None:
         raise InputError.single(

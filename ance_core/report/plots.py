@@ -20,7 +20,7 @@ from pathlib import Path
 
 import matplotlib
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ance_core.io.atomic import write_bytes
 from ance_core.report.series import Series, loss_series, strategy_series, warmup_series
@@ -35,7 +35,8 @@ DPI = 150
 # One colour per strategy in every figure (the study's four first, colour-blind-safe tab10 order).
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 # Legend names of the original warm-up log's two evaluations.
-_WARMUP_LABELS = {"MRR@10": "full ranking", "rerank MRR@10": "reranking the BM25 top 1000"}
+_WARMUP_LABELS = {"MRR@10": "MRR@10, full ranking", "rerank MRR@10": "MRR@10, reranking the BM25 top 1000"}
+_RANKING_METRIC = re.compile(r"^(rerank )?(MRR|nDCG)@\d+$")
 _STYLE = {
     "font.size": 10,
     "axes.titlesize": 11,
@@ -71,96 +72,112 @@ def write_plots(
         if curves := losses.get(summary.study):
             written += save(loss_figure(summary.study, curves, colours), f"{stem}-train-loss", formats)
         if curves := warmup_curves.get(summary.study):
-            figure = warmup_figure(summary.study, curves, warmup_losses.get(summary.study, []))
+            figure = warmup_figure(summary, curves, warmup_losses.get(summary.study, []))
             written += save(figure, f"{stem}-warmup", formats)
     return written
 
 
 def metric_figure(summary: StudySummary, curves: Sequence[Series], colours: dict[str, str]) -> Figure:
     with matplotlib.rc_context(_STYLE):
-        figure = Figure(figsize=(7.5, 4.5), layout="constrained")
+        figure = Figure(figsize=(9, 4.8), layout="constrained")
         ax = figure.subplots()
         seeds = max(max(c.n) for c in curves)
         at_common = {row.strategy: row.at_common for row in summary.strategies}
+        best = {row.strategy for row in summary.strategies if row.is_best}
         for curve in curves:
             colour = colours[curve.label]
             runs = max(curve.n)
-            label = curve.label + (f" ({runs} seeds)" if runs > 1 else "")
+            label = ("★ " if curve.label in best else "") + curve.label + (f" ({runs} seeds)" if runs > 1 else "")
             if (value := at_common.get(curve.label)) is not None and len(curves) > 1:
-                label += f": {value.mean:.4f} at {summary.common_refresh}"
+                label += f"\n{value.mean:.4f} at refresh {summary.common_refresh}"
             ax.plot(curve.x, curve.y, color=colour, label=label, linewidth=1.6, **_markers(len(curve.x)))
             ax.plot(curve.x[-1:], curve.y[-1:], color=colour, marker="o", markersize=5)  # where the run stopped
             if curve.low and curve.high:
                 ax.fill_between(curve.x, curve.low, curve.high, color=colour, alpha=0.18, linewidth=0)
-        for baseline in summary.baselines:
-            if baseline.metric == summary.metric and baseline.split in (summary.split, None):
-                ax.axhline(baseline.value.mean, color="0.35", linestyle="--", linewidth=1)
-                ax.annotate(
-                    f"{baseline.name} {baseline.value.mean:.3f}", (0.01, baseline.value.mean),
-                    xycoords=("axes fraction", "data"), textcoords="offset points", xytext=(0, 3), color="0.3", fontsize=8,
-                )
-        if summary.common_refresh is not None and len(curves) > 1:
-            ax.axvline(summary.common_refresh, color="0.5", linestyle=":", linewidth=1)
-            ax.annotate(
-                f"last refresh all runs reached ({summary.common_refresh})", (summary.common_refresh, 0.02),
-                xycoords=("data", "axes fraction"), textcoords="offset points", xytext=(-4, 0),
-                rotation=90, ha="right", va="bottom", color="0.4", fontsize=8,
+        for index, baseline in enumerate(b for b in summary.baselines if _same_measure(b, summary)):
+            ax.axhline(
+                baseline.value.mean, color="0.35", linestyle=("--", "-.", (0, (1, 1)))[index % 3], linewidth=1,
+                label=f"{baseline.name} (baseline)\n{baseline.value.mean:.4f}",
             )
-        spread = "; band: ±1 std over seeds" if seeds > 1 else ""
-        ax.set_title(f"Dev {summary.metric} after each ANN refresh — {study_title(summary.study)}{spread}")
+        if summary.common_refresh is not None and len(curves) > 1:
+            ax.axvline(
+                summary.common_refresh, color="0.5", linestyle=":", linewidth=1.2,
+                label=f"refresh {summary.common_refresh}: the last\nall runs reached",
+            )
+        ax.set_title(f"Dev {summary.metric} after each ANN refresh — {study_title(summary.study)}")
         ax.set_xlabel("ANN refresh (0 = start checkpoint)")
         ax.set_ylabel(f"{summary.split} {summary.metric}")
-        ax.legend(loc="lower right", title="negatives")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+        band = "\nband: ±1 std over seeds" if seeds > 1 else ""
+        # Outside the axes: a legend inside would hide the curves' ends, where the answer is.
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), title=f"negatives{band}", labelspacing=0.9)
     return figure
+
+
+def _same_measure(baseline, summary: StudySummary) -> bool:
+    return baseline.metric == summary.metric and baseline.split in (summary.split, None)
 
 
 def loss_figure(study: str, curves: Sequence[Series], colours: dict[str, str]) -> Figure:
     with matplotlib.rc_context(_STYLE):
-        figure = Figure(figsize=(7.5, 4.5), layout="constrained")
+        figure = Figure(figsize=(9, 4.8), layout="constrained")
         ax = figure.subplots()
         for curve in curves:
             colour = colours[curve.label]
-            if curve.raw_y is not None:
+            if curve.raw_y is not None and (curve.window or 1) > 1:
                 ax.plot(curve.x, curve.raw_y, color=colour, alpha=0.15, linewidth=0.6)
             label = curve.label + (f" (mean of {max(curve.n)} seeds)" if max(curve.n) > 1 else "")
             ax.plot(curve.x, curve.y, color=colour, linewidth=1.8, label=label)
             if curve.low and curve.high:
                 ax.fill_between(curve.x, curve.low, curve.high, color=colour, alpha=0.18, linewidth=0)
-        windows = sorted({curve.window for curve in curves if curve.window})
-        smoothing = f"rolling mean over {'/'.join(map(str, windows))} logged points" if windows else "as logged"
-        ax.set_title(f"Training loss — {study_title(study)}\nbold: {smoothing}; faint: as logged")
+        windows = sorted({curve.window for curve in curves if curve.window and curve.window > 1})
+        smoothing = (
+            f"\nbold: rolling mean over {'/'.join(map(str, windows))} logged points; faint: as logged" if windows else ""
+        )
+        ax.set_title(f"Training loss — {study_title(study)}{smoothing}")
         ax.set_xlabel("training step")
         _thousands(ax.xaxis)
         ax.set_ylabel("loss")
         ax.set_ylim(bottom=0)
-        ax.legend(loc="upper right", title="negatives")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), title="negatives")
     return figure
 
 
-def warmup_figure(study: str, curves: Sequence[Series], losses: Sequence[Series]) -> Figure:
+def warmup_figure(summary: StudySummary, curves: Sequence[Series], losses: Sequence[Series]) -> Figure:
+    """Left: the warm-up's dev evaluations (MRR@10, nDCG@10) and the baselines; right: its loss."""
+    curves = [curve for curve in curves if _RANKING_METRIC.match(curve.label)]  # recall has another scale
     with matplotlib.rc_context(_STYLE):
-        figure = Figure(figsize=(10, 4), layout="constrained")
-        mrr_ax, loss_ax = figure.subplots(1, 2) if losses else (figure.subplots(), None)
+        figure = Figure(figsize=(10, 4.2), layout="constrained")
+        eval_ax, loss_ax = figure.subplots(1, 2) if losses else (figure.subplots(), None)
         for index, curve in enumerate(curves):
             colour = _PALETTE[index % len(_PALETTE)]
-            label = _WARMUP_LABELS.get(curve.label, curve.label)
-            mrr_ax.plot(curve.x, curve.y, color=colour, marker="o", markersize=4, linewidth=1.6, label=label)
+            label = _WARMUP_LABELS.get(curve.label, curve.label) if summary.study == "legacy" else curve.label
+            eval_ax.plot(curve.x, curve.y, color=colour, marker="o", markersize=4, linewidth=1.6, label=label)
             if curve.low and curve.high:
-                mrr_ax.fill_between(curve.x, curve.low, curve.high, color=colour, alpha=0.18, linewidth=0)
-        mrr_ax.set_title("Dev MRR@10 during the warm-up")
-        mrr_ax.set_xlabel("warm-up step")
-        _thousands(mrr_ax.xaxis)
-        mrr_ax.set_ylabel("dev MRR@10")
-        mrr_ax.legend(loc="lower right", title="MRR@10 of")
+                eval_ax.fill_between(curve.x, curve.low, curve.high, color=colour, alpha=0.18, linewidth=0)
+            for baseline in summary.baselines:
+                if baseline.metric == curve.label:
+                    eval_ax.axhline(
+                        baseline.value.mean, color=colour, linestyle="--", linewidth=1,
+                        label=f"{baseline.name} {baseline.metric} (baseline)",
+                    )
+        eval_ax.set_title("Dev evaluations during the warm-up")
+        eval_ax.set_xlabel("warm-up step")
+        _thousands(eval_ax.xaxis)
+        eval_ax.set_ylabel(f"{summary.split} metric")
+        eval_ax.legend(loc="lower right")
         if loss_ax is not None:
             for curve in losses:
                 loss_ax.plot(curve.x, curve.raw_y or curve.y, color="0.3", linewidth=1.2)
-            loss_ax.set_yscale("log")  # the first logged loss is ~50x the later ones
-            loss_ax.set_title("Warm-up training loss (log scale)")
+            values = [v for curve in losses for v in (curve.raw_y or curve.y) if v > 0]
+            log_scale = bool(values) and max(values) / min(values) > 20  # ANCE's first logged loss is ~50x the rest
+            if log_scale:
+                loss_ax.set_yscale("log")
+            loss_ax.set_title("Warm-up training loss" + (" (log scale)" if log_scale else ""))
             loss_ax.set_xlabel("warm-up step")
             _thousands(loss_ax.xaxis)
             loss_ax.set_ylabel("loss")
-        figure.suptitle(f"BM25-negative warm-up — {study_title(study)}")
+        figure.suptitle(f"BM25-negative warm-up — {study_title(summary.study)}")
     return figure
 
 

@@ -8,6 +8,8 @@ records rather than a DataFrame: the bundle does not depend on pandas, and
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -91,6 +93,15 @@ class TidyTable:
     def records(self) -> list[dict[str, Any]]:
         """The rows as plain dicts (`pandas.DataFrame(table.records())` gives a DataFrame)."""
         return [asdict(row) for row in self.rows]
+
+    def to_csv(self) -> str:
+        """The rows as CSV with a header (empty cells for missing seed/split/refresh/step)."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for row in self.rows:
+            writer.writerow(["" if value is None else value for value in (getattr(row, c) for c in COLUMNS)])
+        return buffer.getvalue()
 
     def select(self, **equal: Any) -> list[Row]:
         """Rows whose columns equal the given values, e.g. `select(kind="eval", metric="nDCG@10")`."""

@@ -53,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, metavar="DIR",
         help="write a complete report into DIR: report.md (tables + figures), report.json and the figures",
     )
+    parser.add_argument("--tidy", type=Path, metavar="FILE.csv", help="write the tidy table (one row per value) as CSV")
     parser.add_argument("--finished-only", action="store_true", help="leave out runs whose STATUS.json is not 'finished'")
     parser.add_argument(
         "--loss-window", type=int, metavar="N",
@@ -74,6 +75,9 @@ def main(args: argparse.Namespace) -> int:
     else:
         render_rich(summaries, table, out_console, per_run=args.per_run)
 
+    if args.tidy:
+        write_text(args.tidy, table.to_csv())
+        log.info("wrote %s (%d rows)", args.tidy, len(table.rows))
     formats = ("png", "svg") if args.svg else ("png",)
     if args.plots:
         _write_plots(table, summaries, args.plots, formats, args.loss_window)
@@ -94,6 +98,8 @@ def _check(args: argparse.Namespace) -> None:
         problems.append(Problem("--svg", "--plots DIR or --out DIR to write the figures into", "neither"))
     if args.loss_window is not None and args.loss_window < 1:
         problems.append(Problem("--loss-window", "a whole number >= 1", str(args.loss_window)))
+    if args.tidy is not None and args.tidy.is_dir():
+        problems.append(Problem("--tidy", "a CSV file name", f"a folder: {args.tidy}"))
     for option, folder in (("--plots", args.plots), ("--out", args.out)):
         if folder is not None and folder.exists() and not folder.is_dir():
             problems.append(Problem(option, "a folder (created if missing)", f"a file: {folder}"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from ance_core.cli import main as ance
-from ance_core.report import load_runs, strategy_series, summarize
+from ance_core.report import COLUMNS, load_runs, strategy_series, summarize
 from ance_core.report.plots import metric_figure, save, slug, strategy_colours
 from ance_core.report.tables import render_rich
 
@@ -99,7 +100,7 @@ def test_nothing_to_report_and_conflicting_options_exit_2(tmp_path: Path, capsys
     assert "at least one RUNS folder" in capsys.readouterr().err
 
     assert ance(["report", str(tmp_path), "--svg"]) == 2
-    assert "--svg: expected --plots DIR or --out DIR" in capsys.readouterr().err.replace("\n", " ")
+    assert "--svg: expected --plots DIR or --out DIR" in " ".join(capsys.readouterr().err.split())
 
     assert ance(["report", str(tmp_path / "missing")]) == 2
     assert "no such folder" in capsys.readouterr().err
@@ -107,3 +108,15 @@ def test_nothing_to_report_and_conflicting_options_exit_2(tmp_path: Path, capsys
     with pytest.raises(SystemExit) as caught:  # argparse: not allowed together
         ance(["report", str(tmp_path), "--json", "--markdown"])
     assert caught.value.code == 2
+
+
+def test_tidy_csv_has_a_row_per_value(study: Path, tmp_path: Path):
+    target = tmp_path / "tidy.csv"
+
+    assert ance(["report", str(study), "--tidy", str(target), "--json"]) == 0
+
+    rows = list(csv.DictReader(target.open()))
+    assert list(rows[0]) == list(COLUMNS)
+    assert len(rows) == len(load_runs([study]).rows)
+    top = [r for r in rows if r["run"] == "embedded/top20/seed1" and r["kind"] == "eval" and r["metric"] == "nDCG@10"]
+    assert [(r["refresh"], float(r["value"])) for r in top] == [("0", 0.52), ("1", 0.56), ("2", 0.58), ("3", 0.64)]

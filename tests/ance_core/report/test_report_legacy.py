@@ -8,11 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import legacy_logs_or_skip
+from helpers.report_runs import REPO, legacy_logs_or_skip
 
 from ance_core.cli import main as ance
 from ance_core.errors import InputError
-from ance_core.report import load_legacy_log, load_warmup_log, parse_legacy_spec
+from ance_core.report import collect, load_legacy_log, load_warmup_log, parse_legacy_spec, summarize
 from ance_core.report.strategies import legacy_strategy, normalize_strategy
 
 EXPECTED_STRATEGY = {
@@ -199,3 +199,24 @@ def test_warmup_evaluation_takes_the_step_of_the_next_loss_line(tmp_path: Path):
     rows = load_warmup_log(log).select(kind="eval", metric="MRR@10")
 
     assert [(r.step, r.value) for r in rows] == [(2000, 0.25), (3000, 0.35)]
+
+
+def test_run_folder_swallowed_by_legacy_log_gets_a_clear_error(tmp_path: Path):
+    (tmp_path / "runs").mkdir()
+
+    with pytest.raises(InputError, match="run folders go before --legacy-log"):
+        load_legacy_log(tmp_path / "runs")
+    assert ance(["report", "--legacy-log", str(tmp_path / "runs")]) == 2
+
+
+def test_committed_legacy_results_match_what_the_code_computes_now():
+    logs = legacy_logs_or_skip()
+    committed = REPO / "results" / "legacy" / "report.json"
+    table = collect(
+        legacy_logs=[str(p) for p in sorted(logs.glob("*-ann_data_4*.out.gz"))],
+        warmup_logs=[logs / "cleaned_warmup.out.gz"],
+    )
+
+    fresh = json.loads(json.dumps([study.as_dict() for study in summarize(table)]))
+
+    assert json.loads(committed.read_text())["studies"] == fresh, "results/ is stale: run `make results`"

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import BM25, CURVES, PARTIAL_TAIL, write_run
+from helpers.report_runs import BM25, CURVES, PARTIAL_TAIL, write_run
 
 from ance_core.errors import InputError
 from ance_core.report import COLUMNS, load_runs

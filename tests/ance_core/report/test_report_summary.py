@@ -7,7 +7,7 @@ import statistics
 from pathlib import Path
 
 import pytest
-from conftest import BM25, CURVES, LOG_EVERY, REFRESH_EVERY, loss_at, write_run
+from helpers.report_runs import BM25, CURVES, LOG_EVERY, REFRESH_EVERY, loss_at, write_run
 
 from ance_core.report import load_runs, loss_series, strategy_rows, strategy_series, summarize, warmup_series
 from ance_core.report.series import rolling_mean

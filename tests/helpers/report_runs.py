@@ -1,0 +1,119 @@
+"""Run directories as `ance run` writes them (docs/ARCHITECTURE.md), for the report tests.
+
+`write_run` writes a resolved config.yaml (through the real schema), a
+metrics.jsonl with train / eval / refresh events and a STATUS.json;
+`write_study` lays out a small study with two seeds per strategy, a run that
+is still going (partial last line) and the shared warm-ups with their BM25
+baseline.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ance_core.config import validate_experiment
+
+REFRESH_EVERY = 100
+LOG_EVERY = 10
+REPO = Path(__file__).resolve().parents[2]
+LEGACY_LOGS = REPO / ".." / "shared" / "data" / "seed-ance-logs"
+
+
+def legacy_logs_or_skip() -> Path:
+    if not LEGACY_LOGS.is_dir():
+        pytest.skip(f"the original study's logs are not beside the repository ({LEGACY_LOGS})")
+    return LEGACY_LOGS
+
+
+def loss_at(step: int, offset: float) -> float:
+    """A decreasing, slightly wiggly loss: realistic enough, and known to the tests."""
+    return round(offset + 1.0 / (1 + step / 50) + 0.01 * ((step // LOG_EVERY) % 3), 6)
+
+
+def write_run(
+    root: Path,
+    experiment: str,
+    seed: int,
+    curve: dict[int, float],
+    *,
+    strategy: str | None = None,
+    state: str = "finished",
+    loss_offset: float = 0.2,
+    tail: str = "",
+    config: bool = True,
+) -> Path:
+    """A run folder `<root>/<experiment>/seed<seed>` whose dev nDCG@10 after refresh r is curve[r]."""
+    run_dir = root / experiment / f"seed{seed}"
+    run_dir.mkdir(parents=True)
+    if config:
+        resolved = validate_experiment(
+            {"name": experiment, "strategy": strategy, "seeds": [seed], "ance": {"refresh_every": REFRESH_EVERY, "refreshes": max(max(curve), 1)}}
+        )
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(resolved.model_dump(mode="json"), sort_keys=False))
+    events: list[dict] = []
+    for refresh in sorted(curve):
+        step = refresh * REFRESH_EVERY
+        if refresh > 0:
+            for train_step in range(step - REFRESH_EVERY + LOG_EVERY, step + 1, LOG_EVERY):
+                events.append({"kind": "train", "step": train_step, "loss": loss_at(train_step, loss_offset), "lr": 2e-5, "refresh": refresh - 1, "time": 1.0})
+        events.append({"kind": "refresh", "refresh": refresh, "step": step, "positive_in_topk": 0.9, "mean_neg_rank": 9.5, "qrels_overlap": 0, "queries": 50})
+        events.append({
+            "kind": "eval", "refresh": refresh, "step": step, "split": "dev",
+            "MRR@10": curve[refresh] - 0.05, "nDCG@10": curve[refresh], "R@100": 0.9, "time": 2.0,
+        })
+    text = "".join(json.dumps(event) + "\n" for event in events) + tail
+    (run_dir / "metrics.jsonl").write_text(text)
+    last = max(curve)
+    (run_dir / "STATUS.json").write_text(json.dumps({"state": state, "refresh": last, "step": last * REFRESH_EVERY}))
+    return run_dir
+
+
+def write_warmup(root: Path, seed: int, bm25: dict[str, float], mrr_by_step: dict[int, float]) -> Path:
+    """`<root>/_warmup/<hash>-seed<seed>`: warm-up losses and evals, the BM25 baseline, warmup_done."""
+    warm_dir = root / "_warmup" / f"3f2a9c-seed{seed}"
+    warm_dir.mkdir(parents=True)
+    events: list[dict] = [{"kind": "baseline", "name": "bm25", "split": "dev", **bm25}]
+    for step in range(10, max(mrr_by_step) + 1, 10):
+        events.append({"kind": "train", "step": step, "loss": loss_at(step, 0.5), "lr": 2e-5})
+        if step in mrr_by_step:
+            events.append({"kind": "eval", "step": step, "split": "dev", "MRR@10": mrr_by_step[step], "nDCG@10": mrr_by_step[step] + 0.04})
+    events.append({"kind": "warmup_done", "checkpoint": str(warm_dir / "checkpoints" / "checkpoint-0")})
+    (warm_dir / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    return warm_dir
+
+
+# The study the `study` fixture writes: strategy -> seed -> dev nDCG@10 by refresh.
+CURVES: dict[str, dict[int, dict[int, float]]] = {
+    "top20": {
+        0: {0: 0.50, 1: 0.55, 2: 0.60, 3: 0.62},
+        1: {0: 0.52, 1: 0.56, 2: 0.58, 3: 0.64},
+    },
+    "top20-bottom20": {
+        0: {0: 0.50, 1: 0.58, 2: 0.66, 3: 0.65},
+        1: {0: 0.52, 1: 0.60, 2: 0.68, 3: 0.67},
+    },
+    # still going: reached refresh 2 and was killed while writing the next line
+    "random20": {0: {0: 0.50, 1: 0.53, 2: 0.57}},
+}
+PARTIAL_TAIL = '{"kind": "train", "step": 210, "lo'
+BM25 = {"MRR@10": 0.40, "nDCG@10": 0.45, "R@100": 0.85}
+
+
+def write_study(root: Path) -> Path:
+    """`root`: top20 and top20-bottom20 with seeds 0 and 1, random20 still running, two warm-ups."""
+    for experiment, seeds in CURVES.items():
+        for seed, curve in seeds.items():
+            running = experiment == "random20"
+            write_run(
+                root, experiment, seed, curve,
+                state="running" if running else "finished",
+                tail=PARTIAL_TAIL if running else "",
+                loss_offset={"top20": 0.3, "top20-bottom20": 0.2, "random20": 0.25}[experiment],
+            )
+    for seed in (0, 1):
+        write_warmup(root, seed, BM25, {50: 0.30 + seed * 0.01, 100: 0.42 + seed * 0.01})
+    return root
