@@ -1,0 +1,111 @@
+"""embed(): length-sorted batching is only a speed-up, order is kept, precision/quantization options."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ance_core.config.schema import ModelConfig
+from ance_core.data.tokcache import tokenize_texts
+from ance_core.encode import embed, length_sorted_batches, parse_shard, quantize_for_cpu, resolve_precision, shard_range
+from ance_core.encode.batching import padding_fraction
+from ance_core.errors import InputError
+from ance_core.model import load_encoder
+
+
+@pytest.fixture
+def encoder(tiny_model_dir):
+    return load_encoder(str(tiny_model_dir), ModelConfig(pooling="mean", ance_head=True, passage_max_len=24))
+
+
+def _naive(encoder, texts, kind, batch_size):
+    """Batches in input order, padded to each batch's longest, as a plain loop over `encode_texts` would."""
+    with torch.no_grad():
+        return np.concatenate([
+            encoder.encode_texts(texts[i : i + batch_size], kind).numpy() for i in range(0, len(texts), batch_size)
+        ])
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 64])
+def test_length_sorted_equals_naive_batching(encoder, tiny_texts, batch_size):
+    got = embed(encoder, tiny_texts, "passage", batch_size=batch_size, show_progress=False)
+    assert got.dtype == np.float16 and got.shape == (len(tiny_texts), encoder.dim)
+    expected = _naive(encoder, tiny_texts, "passage", 4)
+    np.testing.assert_allclose(got.astype(np.float32), expected, rtol=2e-3, atol=2e-3)
+
+
+def test_rows_select_a_slice_in_order(encoder, tiny_texts):
+    tokens = tokenize_texts(encoder.tokenizer, tiny_texts, 24)
+    full = embed(encoder, tokens, "passage", batch_size=5, show_progress=False)
+    part = embed(encoder, tokens, "passage", batch_size=5, rows=slice(3, 11), show_progress=False)
+    np.testing.assert_allclose(part.astype(np.float32), full[3:11].astype(np.float32), atol=2e-3)
+
+
+def test_query_kind_uses_the_query_length(encoder, tiny_texts):
+    short = load_encoder(encoder.source, ModelConfig(pooling="mean", ance_head=True, query_max_len=4))
+    got = embed(short, tiny_texts[:4], "query", show_progress=False)
+    with torch.no_grad():
+        cut = short.encode_texts(tiny_texts[:4], "query").numpy()  # tokenize() truncates to 4 tokens too
+    np.testing.assert_allclose(got.astype(np.float32), cut, atol=2e-3)
+
+
+def test_batches_cover_every_row_once_longest_first():
+    lengths = np.array([5, 9, 2, 9, 7, 1, 3])
+    batches = length_sorted_batches(lengths, 3)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(7))
+    assert np.all(np.diff(lengths[flat]) <= 0)
+    assert flat[:2].tolist() == [1, 3]  # stable among equal lengths
+    naive = [np.arange(i, min(i + 3, 7)) for i in range(0, 7, 3)]
+    assert padding_fraction(lengths, batches) < padding_fraction(lengths, naive)
+
+
+def test_shard_ranges_tile_the_rows():
+    for n, count in [(10, 3), (2, 5), (0, 2), (7, 1)]:
+        ranges = [shard_range(n, i, count) for i in range(count)]
+        assert ranges[0][0] == 0 and ranges[-1][1] == n
+        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+        assert max(b - a for a, b in ranges) - min(b - a for a, b in ranges) <= 1
+
+
+@pytest.mark.parametrize("text", ["3/3", "a/2", "1", "-1/2", "0/0"])
+def test_bad_shard_spec_is_an_input_error(text):
+    with pytest.raises(InputError, match="--shard"):
+        parse_shard(text)
+
+
+def test_precision_resolution():
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == "fp32"
+    assert resolve_precision("bf16", cpu) == "bf16"
+    with pytest.raises(InputError, match="precision"):
+        resolve_precision("int4", cpu)
+
+
+def test_bf16_on_cpu_stays_close_to_fp32(encoder, tiny_texts):
+    fp32 = embed(encoder, tiny_texts, "passage", precision="fp32", show_progress=False).astype(np.float32)
+    bf16 = embed(encoder, tiny_texts, "passage", precision="bf16", show_progress=False).astype(np.float32)
+    cos = (fp32 * bf16).sum(1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(bf16, axis=1)
+    assert cos.min() > 0.99 and not np.array_equal(fp32, bf16)
+
+
+def test_int8_quantized_copy(encoder, tiny_texts):
+    quantized = quantize_for_cpu(encoder)
+    assert quantized.fingerprint == f"{encoder.fingerprint}+int8"
+    assert isinstance(encoder.passage_tower.backbone.encoder.layer[0].output.dense, torch.nn.Linear)  # original untouched
+    fp32 = embed(encoder, tiny_texts, "passage", show_progress=False).astype(np.float32)
+    int8 = embed(encoder, tiny_texts, "passage", quantize=True, show_progress=False).astype(np.float32)
+    cos = (fp32 * int8).sum(1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(int8, axis=1)
+    assert cos.min() > 0.9 and not np.allclose(fp32, int8, atol=1e-3)
+
+
+def test_quantize_refuses_a_gpu_device(encoder, tiny_texts):
+    with pytest.raises(InputError, match="CPU-only"):
+        embed(encoder, tiny_texts, "passage", quantize=True, device="cuda")
+
+
+def test_training_mode_is_restored(encoder, tiny_texts):
+    encoder.train()
+    embed(encoder, tiny_texts[:2], "passage", show_progress=False)
+    assert encoder.training
