@@ -169,15 +169,15 @@ def _check_known(path: Path, named: Sequence[tuple[int, str]], keys: np.ndarray,
 def choose_rows(n: int, fraction: float, seed: int, forced: np.ndarray | None = None) -> np.ndarray:
     """Boolean mask of the round(fraction·n) kept rows: every forced row, the rest drawn uniformly (seeded)."""
     if not 0 < fraction <= 1:
-        raise InputError.single("--fraction", "fraction", "a number in (0, 1]", fraction)
+        raise InputError.single("command line", "--fraction (data.subset.fraction)", "a number in (0, 1]", fraction)
     budget = round(fraction * n)
     if budget < 1:
-        raise InputError.single("--fraction", "fraction", f"at least one of {n} passages (fraction >= {0.5 / n:.2g})", fraction)
+        raise InputError.single("command line", "--fraction (data.subset.fraction)", f"at least one of {n} passages (fraction > {0.5 / n:.2g})", fraction)
     keep = np.zeros(n, dtype=bool) if forced is None else forced.copy()
     n_forced = int(keep.sum())
     if n_forced > budget:
         raise InputError.single(
-            "--keep-positives-of", "keep_positives_of",
+            "command line", "--keep-positives-of (data.subset.keep_positives_of)",
             f"at most the budget of {budget} passages (fraction {fraction} of {n})", f"{n_forced} positives to keep",
         )
     rest = np.flatnonzero(~keep)
@@ -200,7 +200,7 @@ def make_subset(
     for name in keep_positives_of:
         if name not in by_name:
             raise InputError.single(
-                "--keep-positives-of", "keep_positives_of", f"a split with queries and qrels: {sorted(by_name)}", name
+                "command line", "--keep-positives-of (data.subset.keep_positives_of)", f"a split with queries and qrels: {sorted(by_name)}", name
             )
     collection = source.collection
 
