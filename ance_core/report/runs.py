@@ -175,16 +175,20 @@ def rows_of_event(event: dict[str, Any], info: RunInfo, path: Path, number: int)
             metric=metric, value=value,
         )
 
+    def values(names: Iterable[str]) -> list[tuple[str, float]]:
+        # null is how the trainer writes a NaN/inf loss (JSON has none): no value, not bad input.
+        return [(name, value) for name in names if (value := _number(event, name, path, where)) is not None]
+
     if kind == KIND_TRAIN:
         _required_int(event, "step", path, where)
-        return [row(name, _number(event, name, path, where)) for name in _TRAIN_VALUES if name in event]
+        return [row(name, value) for name, value in values(n for n in _TRAIN_VALUES if n in event)]
     if kind == KIND_EVAL:
-        return [row(name, _number(event, name, path, where)) for name in _metric_names(event)]
+        return [row(name, value) for name, value in values(_metric_names(event))]
     if kind == KIND_BASELINE:
         name = event.get("name")
         if not isinstance(name, str) or not name.strip():
             raise InputError.single(path, f"{where}: name", "the baseline's name, e.g. 'bm25'", name)
-        return [row(metric, _number(event, metric, path, where), strategy=name) for metric in _metric_names(event)]
+        return [row(metric, value, strategy=name) for metric, value in values(_metric_names(event))]
     if kind == KIND_REFRESH:
         return [
             row(name, float(value))
@@ -216,10 +220,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _number(event: dict[str, Any], name: str, path: Path, where: str) -> float:
+def _number(event: dict[str, Any], name: str, path: Path, where: str) -> float | None:
     value = event.get(name)
+    if value is None:
+        return None
     if not _is_number(value):
-        raise InputError.single(path, f"{where}: {name}", "a number", value)
+        raise InputError.single(path, f"{where}: {name}", "a number (or null)", value)
     return float(value)
 
 

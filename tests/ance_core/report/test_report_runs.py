@@ -151,3 +151,18 @@ def test_same_run_named_twice_is_loaded_once(study: Path):
     table = load_runs([study, study / "top20", study / "top20" / "seed0"])
 
     assert len([info for info in table.runs if info.run == "embedded/top20/seed0"]) == 1
+
+
+def test_null_values_of_a_diverged_run_are_missing_values_not_errors(tmp_path: Path):
+    # The trainer writes a NaN/inf loss as null (JSON has no NaN).
+    run = write_run(tmp_path / "embedded", "top20", 0, {0: 0.5, 1: 0.6})
+    with open(run / "metrics.jsonl", "a") as handle:
+        handle.write(json.dumps({"kind": "train", "step": 110, "loss": None, "lr": 2e-5, "refresh": 2}) + "\n")
+        handle.write(json.dumps({"kind": "eval", "refresh": 2, "step": 200, "nDCG@10": None, "MRR@10": 0.4}) + "\n")
+
+    table = load_runs([run])
+
+    assert not table.select(kind="train", step=110, metric="loss")
+    assert table.select(kind="train", step=110, metric="lr")
+    assert not table.select(kind="eval", refresh=2, metric="nDCG@10")
+    assert table.select(kind="eval", refresh=2, metric="MRR@10")
