@@ -15,11 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from ance_core.report.legacy import load_legacy_log, load_legacy_logs, parse_legacy_spec
-from ance_core.report.legacy_warmup import load_warmup_log
+import logging
+
+from ance_core.report.legacy import LEGACY_STUDY, load_legacy_log, parse_legacy_spec
+from ance_core.report.legacy_warmup import is_warmup_log, load_warmup_log
 from ance_core.report.runs import find_run_dirs, load_runs
 from ance_core.report.series import Series, loss_series, strategy_series, warmup_series
-from ance_core.report.strategies import normalize_strategy
+from ance_core.report.strategies import legacy_strategy, normalize_strategy
 from ance_core.report.summary import (
     DEFAULT_METRIC,
     Baseline,
@@ -32,6 +34,26 @@ from ance_core.report.summary import (
     summarize,
 )
 from ance_core.report.table import COLUMNS, Row, RunInfo, TidyTable
+
+log = logging.getLogger(__name__)
+
+
+def load_legacy_logs(specs: Iterable[str], study: str = LEGACY_STUDY) -> TidyTable:
+    """Several `FILE` / `STRATEGY=FILE` specs; two files of one strategy are two seeds of it.
+
+    The study's warm-up log sits beside its training logs, so `seed-ance-logs/*.out.gz`
+    names it too: a file whose name maps to no strategy and that holds the warm-up's
+    MRR lines is read as the warm-up.
+    """
+    tables = []
+    for spec in specs:
+        path, strategy = parse_legacy_spec(spec)
+        if strategy is None and legacy_strategy(path) is None and is_warmup_log(path):
+            log.info("%s: a warm-up log, read as such (as with --warmup-log)", path)
+            tables.append(load_warmup_log(path, study))
+        else:
+            tables.append(load_legacy_log(path, strategy, study))
+    return TidyTable.concat(tables)
 
 
 def collect(

@@ -110,15 +110,6 @@ def load_legacy_log(path: str | Path, strategy: str | None = None, study: str = 
     return TidyTable(rows=rows, runs=[info])
 
 
-def load_legacy_logs(specs: list[str], study: str = LEGACY_STUDY) -> TidyTable:
-    """Several `FILE` / `STRATEGY=FILE` specs; two files of one strategy are two seeds of it."""
-    tables = []
-    for spec in specs:
-        path, strategy = parse_legacy_spec(spec)
-        tables.append(load_legacy_log(path, strategy, study))
-    return TidyTable.concat(tables)
-
-
 def _parse_dev_ndcg(match: re.Match[str], path: Path, number: int) -> tuple[int, float]:
     try:
         value = float(match.group("value"))

@@ -65,6 +65,16 @@ def load_warmup_log(path: str | Path, study: str = LEGACY_STUDY) -> TidyTable:
     return TidyTable(rows=rows, runs=[info])
 
 
+def is_warmup_log(path: str | Path) -> bool:
+    """True for a warm-up output log (it has `Reranking/Full ranking mrr:` lines) or its parsed JSON."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    if _looks_like_json(path):
+        return b"full_ranking_mrr" in path.read_bytes()
+    return any(MRR_LINE.search(line.text) for line in read_lines(path))
+
+
 def _looks_like_json(path: Path) -> bool:
     if is_gzip(path):
         return False

@@ -30,12 +30,14 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "runs", nargs="*", metavar="RUNS",
-        help="runs roots, experiment folders or run folders (anything with metrics.jsonl below it)",
+        help="runs roots, experiment folders or run folders (anything with metrics.jsonl below it); "
+        "put them before --legacy-log / --warmup-log, which take every word after them",
     )
     parser.add_argument(
         "--legacy-log", nargs="+", action="extend", default=[], metavar="FILE",
         help="original-study ANCE logs (.out or .out.gz); the strategy comes from the name "
-        "(ann_data_4, _bottom_neg, _random, _bottom_neg_only) or is given as STRATEGY=FILE",
+        "(ann_data_4, _bottom_neg, _random, _bottom_neg_only) or is given as STRATEGY=FILE; "
+        "a warm-up log among them is read as with --warmup-log",
     )
     parser.add_argument(
         "--warmup-log", nargs="+", action="extend", default=[], metavar="FILE",
@@ -57,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--finished-only", action="store_true", help="leave out runs whose STATUS.json is not 'finished'")
     parser.add_argument(
         "--loss-window", type=int, metavar="N",
-        help="rolling-mean window of the loss figure, in logged points (default: about 1/40 of the curve)",
+        help="rolling-mean window of the loss figure, in logged points (default: about 1/40 of the longest curve)",
     )
 
 
