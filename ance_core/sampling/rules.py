@@ -1,0 +1,108 @@
+"""Selection rules: which of a row's available window slots become its negatives.
+
+A row's slots are its window ranks in order (see segments.py); the first
+`available[r]` of them exist for row r (a short candidate list has fewer).
+Every rule returns the chosen slots as an (R, n) array, ascending (so negatives
+come in rank order), padded with -1 when a row has fewer than n to give.
+All rules work on every row at once; loops run over the n picks, never over rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def take_top(available: np.ndarray, n: int) -> np.ndarray:
+    """The first n available slots."""
+    slots = np.broadcast_to(np.arange(n, dtype=np.int32), (available.size, n))
+    if available.min(initial=n) >= n:
+        return slots  # the common case: a read-only view, nothing materialised
+    return np.where(slots < available[:, None], slots, -1)
+
+
+def take_bottom(available: np.ndarray, n: int) -> np.ndarray:
+    """The last n available slots."""
+    slots = np.maximum(available - n, 0).astype(np.int32)[:, None] + np.arange(n, dtype=np.int32)
+    return np.where(slots < available[:, None], slots, -1)
+
+
+def take_uniform(rng: np.random.Generator, available: np.ndarray, n: int) -> np.ndarray:
+    """n slots uniformly without replacement from each row's available ones (all of them if fewer).
+
+    Robert Floyd's algorithm, one step per pick for all rows at once: for
+    j = m-n .. m-1 draw t in [0, j]; take t unless already taken, else take j.
+    Every n-subset comes out equally likely, with exactly n draws per row.
+    Picks are kept transposed (n, rows): the membership test then compares
+    contiguous rows of memory, about 5x faster than (rows, n).
+    """
+    chosen = np.array(take_top(available, n))  # writable: rows with more than n are replaced
+    rows = np.flatnonzero(available > n)
+    if rows.size:
+        m = available[rows]
+        uniforms = rng.random((n, rows.size))
+        picks = np.empty((n, rows.size), dtype=chosen.dtype)
+        for i in range(n):
+            j = m - n + i
+            t = (uniforms[i] * (j + 1)).astype(chosen.dtype)  # uniform in [0, j]
+            taken = (picks[:i] == t).any(axis=0)
+            picks[i] = np.where(taken, j, t)
+        picks.sort(axis=0)
+        chosen[rows] = picks.T
+    return chosen
+
+
+def take_weighted(rng: np.random.Generator, log_weights: np.ndarray, n: int) -> np.ndarray:
+    """n slots without replacement, each draw ∝ exp(log_weight) among the slots left (-inf: never).
+
+    Gumbel top-n: adding Gumbel noise to the log-weights and keeping the n largest
+    is exactly successive sampling without replacement (what torch.multinomial
+    does in SimANS), for all rows in one pass.
+    """
+    rows, width = log_weights.shape
+    keys = log_weights + rng.gumbel(size=log_weights.shape)
+    if width > n:
+        top = np.argpartition(-keys, n - 1, axis=1)[:, :n]
+    else:
+        top = np.broadcast_to(np.arange(width), (rows, width))
+    chosen = np.where(np.isfinite(np.take_along_axis(keys, top, axis=1)), top, -1)
+    return _ascending(_pad_to(chosen, n), width)
+
+
+def take_first_kept(keep: np.ndarray, n: int) -> np.ndarray:
+    """The first n slots where `keep` (R, W) is True."""
+    width = keep.shape[1]
+    ranked = np.where(keep & (np.cumsum(keep, axis=1) <= n), np.arange(width), width)
+    first = np.sort(ranked, axis=1)[:, :n]
+    return _pad_to(np.where(first < width, first, -1), n)
+
+
+def simans_log_weights(
+    slot_scores: np.ndarray, positive_scores: np.ndarray, a: float, b: float
+) -> np.ndarray:
+    """SimANS: log p(neg) = -a·(s_neg - s_pos - b)² (+ const); rows without s_pos get equal weights."""
+    gap = slot_scores - positive_scores[:, None] - b
+    return np.where(np.isnan(positive_scores)[:, None], 0.0, -a * gap * gap)
+
+
+def perc_pos_keep(slot_scores: np.ndarray, positive_scores: np.ndarray, fraction: float) -> np.ndarray:
+    """TopK-PercPos (NV-Retriever): keep candidates scoring at most `fraction` of the positive's score.
+
+    For s_pos >= 0 the threshold is fraction·s_pos; written as s_pos - (1-fraction)·|s_pos|
+    it stays below the positive when dot-product scores are negative. Rows without
+    s_pos keep everything.
+    """
+    threshold = positive_scores - (1.0 - fraction) * np.abs(positive_scores)
+    return np.isnan(positive_scores)[:, None] | (slot_scores <= threshold[:, None])
+
+
+def _pad_to(chosen: np.ndarray, n: int) -> np.ndarray:
+    if chosen.shape[1] >= n:
+        return chosen
+    pad = np.full((chosen.shape[0], n - chosen.shape[1]), -1, dtype=chosen.dtype)
+    return np.concatenate([chosen, pad], axis=1)
+
+
+def _ascending(chosen: np.ndarray, width: int) -> np.ndarray:
+    """Sort each row ascending with the -1 padding moved to the end."""
+    ordered = np.sort(np.where(chosen >= 0, chosen, width), axis=1)
+    return np.where(ordered < width, ordered, -1)
