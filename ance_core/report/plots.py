@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("png", "svg")
 DPI = 150
-# One colour per strategy in every figure (the study's four first, colour-blind-safe tab10 order).
+# One colour per strategy in every figure (the study's four first; matplotlib's tab10 order).
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 # Legend names of the original warm-up log's two evaluations.
 _WARMUP_LABELS = {"MRR@10": "MRR@10, full ranking", "rerank MRR@10": "MRR@10, reranking the BM25 top 1000"}

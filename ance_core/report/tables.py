@@ -82,13 +82,14 @@ def _best_cell(row: StrategyRow) -> str:
 
 def render_rich(summaries: Sequence[StudySummary], table: TidyTable, console: Console, per_run: bool = False) -> None:
     for summary in summaries:
-        console.print(strategy_table(summary))
+        if summary.strategies:
+            console.print(strategy_table(summary))
         if summary.verdict:
             console.print(Text(summary.verdict.text, style="bold"), soft_wrap=False)
         elif len(summary.strategies) == 1:
             console.print(Text("Only one strategy in this study: nothing to compare it with.", style="dim"))
         elif not summary.strategies:
-            console.print(Text(f"No {summary.split} {summary.metric} evaluations in this study yet.", style="yellow"))
+            console.print(Text(f"{study_title(summary.study)}: no {summary.split} {summary.metric} evaluations of strategies.", style="yellow"))
         if summary.baselines:
             console.print(baseline_table(summary.baselines))
         if per_run and summary.runs:
@@ -222,46 +223,54 @@ def _baseline_grid(baselines: Sequence[Baseline], metrics: list[str]) -> dict[tu
 def render_markdown(summaries: Sequence[StudySummary], table: TidyTable, per_run: bool = True, heading: str = "###") -> str:
     parts: list[str] = []
     for summary in summaries:
-        common = summary.common_refresh
         parts.append(f"{heading} {study_title(summary.study)}: {summary.split} {summary.metric} per strategy\n")
-        header = [
-            "strategy", "runs", "refreshes", "start", "best (refresh)", "final", "Δ final−start",
-            f"at refresh {common}", f"loss (end, last {LOSS_WINDOW} logs)",
-        ]
-        lines = [_md_row(header), _md_row(["---"] * 2 + ["---:"] * (len(header) - 2))]
-        for row in summary.strategies:
-            cells = [
-                row.strategy, fmt_runs(row), fmt_int_range(row.refreshes), _md_stat(row.start), _best_cell(row),
-                _md_stat(row.final), _md_stat(row.delta, signed=True), _md_stat(row.at_common), _md_stat(row.final_loss, 3),
-            ]
-            if row.is_best:
-                cells[0] = f"{BEST_MARK} {row.strategy}"
-                cells = [f"**{cell}**" for cell in cells]
-            lines.append(_md_row(cells))
-        parts.append("\n".join(lines) + "\n")
-        if common is not None:
-            several = any(row.n_runs > 1 for row in summary.strategies)
-            parts.append(
-                ("Mean ± std over seeds (min–max in brackets). " if several else "One run per strategy. ")
-                + f"Strategies are compared at refresh {common}, the last refresh every run reached; "
-                f"start is the first evaluation (the refresh-0 checkpoint); loss is the mean of the last "
-                f"{LOSS_WINDOW} logged training losses.\n"
-            )
-        if summary.verdict:
-            parts.append(f"**{summary.verdict.text}**\n")
+        if summary.strategies:
+            parts += _md_strategies(summary)
+        else:
+            parts.append(f"No {summary.split} {summary.metric} evaluations of strategies in this study.\n")
         if summary.baselines:
             metrics = list(dict.fromkeys(b.metric for b in summary.baselines))
             rows = [_md_row(["baseline", "split", *metrics]), _md_row(["---", "---"] + ["---:"] * len(metrics))]
             rows += [_md_row([name, split or "–", *cells]) for (name, split), cells in _baseline_grid(summary.baselines, metrics).items()]
             parts.append("\n".join(rows) + "\n")
         if per_run and summary.runs:
-            header = ["run", "strategy", "seed", "state", "refreshes", "start", "best", "at refresh", "final", "Δ", f"at {common}", "loss (end)"]
+            header = ["run", "strategy", "seed", "state", "refreshes", "start", "best", "at refresh", "final", "Δ", f"at {summary.common_refresh}", "loss (end)"]
             rows = [_md_row(header), _md_row(["---"] * 4 + ["---:"] * (len(header) - 4))]
             rows += [_md_row([f"`{cells[0]}`", *cells[1:]]) for cells in map(run_cells, summary.runs)]
             parts.append("<details><summary>Per run</summary>\n\n" + "\n".join(rows) + "\n\n</details>\n")
     for note in notes(summaries, table):
         parts.append(f"> {note}\n")
     return "\n".join(parts)
+
+
+def _md_strategies(summary: StudySummary) -> list[str]:
+    """The strategy table, the sentence that explains it and the verdict."""
+    common = summary.common_refresh
+    header = [
+        "strategy", "runs", "refreshes", "start", "best (refresh)", "final", "Δ final−start",
+        f"at refresh {common}", f"loss (end, last {LOSS_WINDOW} logs)",
+    ]
+    lines = [_md_row(header), _md_row(["---"] * 2 + ["---:"] * (len(header) - 2))]
+    for row in summary.strategies:
+        cells = [
+            row.strategy, fmt_runs(row), fmt_int_range(row.refreshes), _md_stat(row.start), _best_cell(row),
+            _md_stat(row.final), _md_stat(row.delta, signed=True), _md_stat(row.at_common), _md_stat(row.final_loss, 3),
+        ]
+        if row.is_best:
+            cells[0] = f"{BEST_MARK} {row.strategy}"
+            cells = [f"**{cell}**" for cell in cells]
+        lines.append(_md_row(cells))
+    parts = ["\n".join(lines) + "\n"]
+    several = any(row.n_runs > 1 for row in summary.strategies)
+    parts.append(
+        ("Mean ± std over seeds (min–max in brackets). " if several else "One run per strategy. ")
+        + f"Strategies are compared at refresh {common}, the last refresh every run reached; "
+        f"start is the first evaluation (the refresh-0 checkpoint); loss is the mean of the last "
+        f"{LOSS_WINDOW} logged training losses.\n"
+    )
+    if summary.verdict:
+        parts.append(f"**{summary.verdict.text}**\n")
+    return parts
 
 
 def _md_stat(stat: Stat | None, digits: int = 4, signed: bool = False) -> str:

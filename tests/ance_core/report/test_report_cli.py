@@ -120,3 +120,17 @@ def test_tidy_csv_has_a_row_per_value(study: Path, tmp_path: Path):
     assert len(rows) == len(load_runs([study]).rows)
     top = [r for r in rows if r["run"] == "embedded/top20/seed1" and r["kind"] == "eval" and r["metric"] == "nDCG@10"]
     assert [(r["refresh"], float(r["value"])) for r in top] == [("0", 0.52), ("1", 0.56), ("2", 0.58), ("3", 0.64)]
+
+
+def test_warmup_log_alone_gives_a_report_without_a_strategy_table(tmp_path: Path, capsys):
+    log = tmp_path / "warmup.out"
+    log.write_text(
+        '{"learning_rate": 1, "loss": 2.0, "step": 1000}\n'
+        "Reranking/Full ranking mrr: 0.3/0.25\n"
+        '{"learning_rate": 1, "loss": 1.0, "step": 2000}\n'
+    )
+
+    assert ance(["report", "--warmup-log", str(log), "--markdown"]) == 0
+
+    text = capsys.readouterr().out
+    assert "No dev nDCG@10 evaluations of strategies in this study." in text and "| strategy" not in text
