@@ -21,6 +21,17 @@ from typing import IO, Any
 COMPLETE_MARKER = "COMPLETE"
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates 0600 files; results on a shared cluster must be readable by the group as
+# usual, so the final file gets the permissions a plain open() would have given it.
+_FILE_MODE = 0o666 & ~_current_umask()
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -42,6 +53,7 @@ def atomic_writer(path: str | Path, mode: str = "w", encoding: str | None = "utf
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as handle:
             yield handle
             handle.flush()
@@ -85,6 +97,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_current_umask())
     try:
         yield tmp
         mark_complete(tmp)
