@@ -1,0 +1,165 @@
+"""Results: per strategy, start / best / final dev metric, Δ, the value at the common refresh, loss,
+refreshes and seeds; terminal plots of the metric per refresh and the loss per step; export the PNGs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Footer
+
+from ance_core.errors import AnceError
+from launcher.tui.results_data import METRICS, Results, export_plots, load_results
+from launcher.tui.screens.base import ModeScreen
+from launcher.tui.screens.path_prompt import PathPromptScreen
+from launcher.tui.widgets.curve_plot import CurvePlot, colour_of
+from launcher.tui.widgets.notice import Notice
+from launcher.tui.widgets.strategy_table import StrategyTable
+
+
+class ResultsScreen(ModeScreen):
+    MODE = "results"
+    BINDINGS = [
+        Binding("m", "metric", "Metric"),
+        Binding("n", "next_study", "Next study"),
+        Binding("p", "export", "Export PNGs"),
+        Binding("r", "reload", "Reload"),
+    ]
+    HELP = """
+## Results
+
+The runs under the runs roots, one study per runs root (the strategies of one
+`reproduce-all` are compared with each other only). Per strategy: the dev
+metric at the **start** (refresh 0), its **best** and **final** value, **Δ** =
+final − start, the value **@R** at the last refresh every run reached (where
+strategies are ranked; ★ marks the best), the **loss** at the end, the
+refreshes reached and the runs (seeds). Numbers are mean ± std over seeds.
+The verdict says whether the lead exceeds the seed spread.
+
+Plots: the metric per refresh and the training loss per step (smoothed), one
+line per strategy, the same colour in both.
+
+| key | |
+| --- | --- |
+| `m` | nDCG@10 / MRR@10 |
+| `n` | next study (when the roots hold several) |
+| `p` | write the report's PNG figures into a folder |
+| `r` | read the runs again |
+"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results: Results | None = None
+        self.metric = METRICS[0]
+        self.study_index = 0
+
+    def compose(self) -> ComposeResult:
+        yield self.mode_bar()
+        yield Notice(id="where")
+        yield StrategyTable()
+        yield Notice(id="verdict")
+        with Horizontal(id="plots"):
+            yield CurvePlot(id="metric-plot")
+            yield CurvePlot(id="loss-plot")
+        yield Footer()
+
+    DEFAULT_CSS = """
+    ResultsScreen #plots {
+        height: 1fr;
+        min-height: 8;
+    }
+    """
+
+    def on_screen_resume(self) -> None:
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self.query_one("#where", Notice).say("reading the runs ...")
+        self.load(self.session.runs_roots())
+
+    @work(thread=True, exclusive=True, group="results")
+    def load(self, roots: list[Path]) -> None:
+        try:
+            results = load_results(roots)
+        except AnceError as exc:
+            self.app.call_from_thread(self.show_error, str(exc))
+            return
+        self.app.call_from_thread(self.show_results, results, roots)
+
+    def show_error(self, message: str) -> None:
+        self.results = None
+        self.query_one("#where", Notice).say(f"cannot read the runs: {message}", "error")
+        self.query_one(StrategyTable).show(None)
+
+    def show_results(self, results: Results, roots: list[Path]) -> None:
+        self.results = results
+        if not results.studies:
+            self.query_one("#where", Notice).say(
+                f"no runs with evaluations under {', '.join(map(str, roots))} yet: submit an experiment (2), "
+                "or start with --runs DIR", "warning")
+            self.query_one(StrategyTable).show(None)
+            self.query_one("#verdict", Notice).say("")
+            self.query_one("#plots").display = False
+            return
+        self.query_one("#plots").display = True
+        self.study_index %= len(results.studies)
+        self.show_study()
+
+    @property
+    def study(self) -> str | None:
+        if self.results is None or not self.results.studies:
+            return None
+        return self.results.studies[self.study_index % len(self.results.studies)]
+
+    def show_study(self) -> None:
+        results, study = self.results, self.study
+        if results is None or study is None:
+            return
+        summary = results.summary(study, self.metric)
+        studies = results.studies
+        position = f" ({self.study_index + 1}/{len(studies)}, n: next)" if len(studies) > 1 else ""
+        roots = ", ".join(str(root) for root in results.roots)
+        self.query_one("#where", Notice).say(f"study '{study}'{position} · {self.metric} · runs under {roots}")
+        self.query_one(StrategyTable).show(summary)
+        verdict = summary.verdict.text if summary and summary.verdict else (
+            "only one strategy in this study: nothing to compare it with" if summary and len(summary.strategies) == 1 else "")
+        self.query_one("#verdict", Notice).say(verdict, "success" if summary and summary.verdict and summary.verdict.exceeds_spread else "info")
+        curves = results.study_curves(study, self.metric)
+        losses = results.study_losses(study)
+        colours = colour_of([series.label for series in curves + losses])
+        self.query_one("#metric-plot", CurvePlot).show(f"dev {self.metric} per refresh", curves, "refresh", colours)
+        self.query_one("#loss-plot", CurvePlot).show("train loss per step", losses, "step", colours)
+
+    def action_metric(self) -> None:
+        self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
+        self.show_study()
+
+    def action_next_study(self) -> None:
+        if self.results and self.results.studies:
+            self.study_index = (self.study_index + 1) % len(self.results.studies)
+            self.show_study()
+
+    def action_export(self) -> None:
+        results = self.results
+        if results is None or not results.studies:
+            self.notify("no results to export yet", severity="warning")
+            return
+        default = str(results.roots[0] / "_plots")
+        metric = self.metric
+        self.app.push_screen(PathPromptScreen("Write the PNG figures into:", default),
+                             lambda folder: self.export(results, metric, folder) if folder else None)
+
+    @work(thread=True, group="export")
+    def export(self, results: Results, metric: str, folder: str) -> None:
+        target = Path(folder).expanduser()
+        if not target.is_absolute():
+            target = Path(self.session.workdir) / target
+        try:
+            written = export_plots(results, metric, target)
+        except (AnceError, OSError) as exc:
+            self.app.call_from_thread(self.notify, f"could not write the plots: {exc}", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"wrote {len(written)} PNG file(s) into {target}")

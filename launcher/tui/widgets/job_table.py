@@ -1,0 +1,64 @@
+"""Our jobs, newest submission first: state, elapsed time, node and reason. The cursor stays on its job
+across refreshes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from launcher.tui.tracking import JobRow
+from launcher.views import STATE_STYLES
+
+COLUMNS = ("submission", "job", "job id", "state", "elapsed", "node", "reason")
+
+
+class JobTable(DataTable):
+    DEFAULT_CSS = """
+    JobTable {
+        height: 1fr;
+        min-height: 5;
+        border: round $primary-darken-2;
+    }
+    JobTable:focus {
+        border: round $accent;
+    }
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.job_rows: dict[str, JobRow] = {}
+
+    def on_mount(self) -> None:
+        self.add_columns(*COLUMNS)
+
+    def show(self, rows: Sequence[JobRow], select: str | None = None) -> None:
+        """Replace the rows; the cursor goes to `select` (a row key), else stays on the job it was on."""
+        current = self.selected_key()
+        self.job_rows = {row.key: row for row in rows}
+        self.clear()
+        previous = None
+        for row in rows:
+            status = row.status
+            # The submission id once per submission: the rows below it are its jobs.
+            submission = row.submission.id if row.submission.id != previous else ""
+            previous = row.submission.id
+            state = status.state + (f" ({status.restarts} restarts)" if status.restarts else "")
+            self.add_row(
+                submission, row.label, status.job_id or "", Text(state, style=STATE_STYLES.get(status.state, "")),
+                status.elapsed, status.node, status.reason, key=row.key,
+            )
+        target = select if select in self.job_rows else current
+        if target in self.job_rows:
+            self.move_cursor(row=self.get_row_index(target), animate=False)
+
+    def selected_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return key if key in self.job_rows else None
+
+    def selected(self) -> JobRow | None:
+        key = self.selected_key()
+        return self.job_rows.get(key) if key else None
