@@ -7,6 +7,7 @@
     ance-launch logs JOB                                a job's log (JOB: key, SLURM id, or SUBMISSION/KEY)
     ance-launch cancel JOB|SUBMISSION
     ance-launch reproduce-all [--executor ...] [--profile embedded|msmarco-10|msmarco-30]
+    ance-launch [tui [--experiments DIR] [--runs DIR]]   the Textual launcher (no arguments: this)
 """
 
 from __future__ import annotations
@@ -104,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="JOB|SUBMISSION")
     p.add_argument("--runs", default=DEFAULT_RUNS, metavar="DIR")
     p.set_defaults(func=cmd_cancel)
+
+    p = sub.add_parser("tui", help="the interactive launcher (also: ance-launch with no arguments)")
+    p.add_argument("--experiments", action="append", default=[], metavar="DIR", help="experiment folder or file (repeatable; default: experiments)")
+    p.add_argument("--runs", metavar="DIR", help="runs root (replaces outputs.root; default: the experiments' own and ./runs)")
+    p.set_defaults(func=cmd_tui)
     return parser
 
 
@@ -308,11 +314,18 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tui(args: argparse.Namespace) -> int:
+    from launcher.tui import run  # Textual is imported only for the TUI
+
+    return run(args.experiments, args.runs)
+
+
 # ---------------------------------------------------------------- entry point
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv or ["tui"])
     from rich.logging import RichHandler
 
     logging.basicConfig(
