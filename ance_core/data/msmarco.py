@@ -96,10 +96,11 @@ def download(url: str, dest: Path, size: int | None, md5: str | None, retries: i
             attempt = 0 if now > have else attempt + 1  # progress resets the budget: only stalls use it up
             if attempt > retries:
                 raise StageError(
-                    f"downloading {url} stopped at {now:,} of {size or '?'} bytes ({exc}); "
+                    f"downloading {url} stopped at {now:,} of {f'{size:,}' if size else '?'} bytes ({exc}); "
                     f"run the same command again to resume from {part}"
                 ) from None
-            log.warning("download interrupted at %s bytes (%s); resuming (try %d of %d)", f"{now:,}", exc, attempt, retries)
+            tries = f" (try {attempt} of {retries} without progress)" if attempt else ""
+            log.warning("download interrupted at %s bytes (%s); resuming%s", f"{now:,}", exc, tries)
             time.sleep(min(2.0**attempt, 30.0) if attempt else 0.0)
     _verify(part, dest, size, md5)
     os.replace(part, dest)

@@ -179,6 +179,7 @@ def choose_rows(n: int, fraction: float, seed: int, forced: np.ndarray | None = 
         raise InputError.single(
             "command line", "--keep-positives-of (data.subset.keep_positives_of)",
             f"at most the budget of {budget} passages (fraction {fraction} of {n})", f"{n_forced} positives to keep",
+            raw=True,
         )
     rest = np.flatnonzero(~keep)
     keep[np.random.default_rng(seed).choice(rest, size=budget - n_forced, replace=False)] = True
