@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import shlex
-import signal
 import sys
 import time
 from dataclasses import asdict
@@ -28,10 +26,10 @@ from rich.text import Text
 from ance_core.console import err_console, out_console
 from ance_core.errors import AnceError, InputError, Problem
 from launcher import discovery, views
+from launcher.cancel import cancel_jobs
 from launcher.plan import Plan, new_submission_id, plan_encode, plan_study
 from launcher.records import JobEntry, Submission, find_submissions, load_submission, tail
 from launcher.render import TEMPLATES, final_checkpoint, render, run_dir, template_name
-from launcher.slurm import Slurm
 from launcher.status import JobStatus, collect
 from launcher.submit import EXECUTORS, choose_executor, current_workdir, launch, resolve_all
 
@@ -287,37 +285,13 @@ def _named_submission(ref: str, runs: str) -> Submission | None:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     submission = _named_submission(args.target, args.runs)
-    if submission is not None:
-        entries = list(submission.jobs)
-    else:
+    keys = None  # a submission: every unfinished job of it
+    if submission is None:
         submission, entry = _find_job(args.target, args.runs)
-        entries = [entry]
-    if submission.executor == "slurm":
-        unfinished = {status.key for status in collect(submission) if not status.finished}
-        ids = [entry.job_id for entry in entries if entry.job_id and entry.key in unfinished]
-        if not ids:
-            out_console.print("nothing to cancel: every job named has finished")
-            return 0
-        Slurm().cancel(ids)
-        out_console.print(f"cancelled {' '.join(ids)}")
-        return 0
-    stopped = []
-    for entry in entries:
-        record = submission.record(entry.key)
-        if record and record.get("state") == "running" and isinstance(record.get("pid"), int):
-            try:
-                os.kill(record["pid"], signal.SIGTERM)  # the script forwards it to its stage
-                stopped.append(entry.key)
-            except ProcessLookupError:
-                pass
-    out_console.print(f"stopped {', '.join(stopped)}" if stopped else "no running local job to stop")
+        keys = [entry.key]
+    stopped = cancel_jobs(submission, keys)
+    out_console.print(f"cancelled {' '.join(stopped)}" if stopped else "nothing to cancel: every job named has finished")
     return 0
-
-
-def cmd_tui(args: argparse.Namespace) -> int:
-    from launcher.tui import run  # Textual is imported only for the TUI
-
-    return run(args.experiments, args.runs)
 
 
 # ---------------------------------------------------------------- entry point

@@ -74,12 +74,13 @@ def new_submission_id(now: dt.datetime | None = None) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def default_ance_command(runtime: str) -> tuple[str, ...]:
-    """The stage CLI: in the image, `ance` on its PATH; natively, the launcher's own venv, wherever jobs start."""
+def default_command(runtime: str, program: str = "ance") -> tuple[str, ...]:
+    """`ance` or `torchrun`: in the image, from its PATH; natively, from the launcher's own venv
+    (jobs do not inherit an activated venv when `make` or a TUI submits them)."""
     if runtime == "apptainer":
-        return ("ance",)
-    beside = Path(sys.executable).parent / "ance"
-    return (str(beside),) if beside.exists() else (shutil.which("ance") or "ance",)
+        return (program,)
+    beside = Path(sys.executable).parent / program
+    return (str(beside),) if beside.exists() else (shutil.which(program) or program,)
 
 
 def _runs_root(experiments: list[tuple[str, Experiment]]) -> str:
@@ -122,7 +123,8 @@ def plan_study(
             job_dir=job_dir,
             config=f"{job_dir}/experiments/{exp.name}.yaml",
             workdir=workdir,
-            ance=ance or default_ance_command(exp.resources.runtime),
+            ance=ance or default_command(exp.resources.runtime),
+            torchrun=default_command(exp.resources.runtime, "torchrun"),
             **extra,
         )
 
@@ -164,7 +166,7 @@ def plan_encode(experiment: Experiment, *, checkpoint: str, out: str, submission
     key = f"encode.{experiment.name}"
     context = JobContext(
         key=key, job_name=f"ance.{key}", job_dir=job_dir, config=f"{job_dir}/experiments/{experiment.name}.yaml",
-        workdir=workdir, ance=ance or default_ance_command(experiment.resources.runtime),
+        workdir=workdir, ance=ance or default_command(experiment.resources.runtime),
         checkpoint=checkpoint, encode_out=out,
     )
     plan = Plan(submission_id, Path(job_dir), workdir, executor, sources={experiment.name: "(encode)"})

@@ -52,6 +52,7 @@ class JobContext:
     seed: int | None = None
     workdir: str | None = None  # the jobs' working directory (#SBATCH --chdir)
     ance: tuple[str, ...] = ("ance",)  # how to call the stage CLI (native: the launcher's own venv)
+    torchrun: tuple[str, ...] = ("torchrun",)  # data-parallel launcher, from the same place as `ance`
     run_dirs: tuple[str, ...] = ()  # report: the runs to report on
     checkpoint: str | None = None  # encode: the checkpoint to embed with
     encode_out: str | None = None  # encode: where the shards go
@@ -63,6 +64,33 @@ class JobContext:
         values["array_log_name"] = f"{self.key}-%A_%a.out"
         values["records"] = f"{self.job_dir}/records"
         return values
+
+
+def slurm_time_seconds(text: str) -> int:
+    """A time limit as SLURM reads it: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S (note: '04:00' is 4 minutes)."""
+    days, _, clock = text.rpartition("-")
+    parts = [int(part) for part in clock.split(":")]
+    if days:
+        hours, minutes, seconds = (parts + [0, 0])[:3]
+        return ((int(days) * 24 + hours) * 60 + minutes) * 60 + seconds
+    if len(parts) == 3:
+        return (parts[0] * 60 + parts[1]) * 60 + parts[2]
+    if len(parts) == 2:
+        return parts[0] * 60 + parts[1]
+    return parts[0] * 60
+
+
+def check_resources(experiment: Experiment, source: str | Path | None = None) -> None:
+    """What the schema cannot see: the USR1 warning must come before the time limit, not at the start."""
+    resources = experiment.resources
+    limit = slurm_time_seconds(resources.time)
+    if resources.signal_seconds >= limit:
+        raise InputError(source, Problem(
+            "resources.signal_seconds",
+            f"less than the time limit resources.time={resources.time!r} ({limit} s as SLURM reads it; "
+            "otherwise USR1 comes at once and the job checkpoints and requeues for ever)",
+            resources.signal_seconds,
+        ))
 
 
 def template_name(template: str) -> str:
@@ -166,6 +194,7 @@ def render(experiment: Experiment, template: str, job: JobContext | None = None)
     name = template_name(template)
     job = job or preview_job(experiment, name)
     resources = experiment.resources
+    check_resources(experiment, f"experiment {experiment.name}")
     binds: list[str] = []
     if resources.runtime == "apptainer":
         binds = [check_bind_path(path, field_name) for field_name, path in paths_to_bind(experiment, job.job_dir)]

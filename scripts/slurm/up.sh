@@ -68,8 +68,8 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$LOG_DIR/jobcomp.log
 SchedulerType=sched/backfill
-# Look for startable jobs every 5 s (default 30 s), so requeued jobs restart promptly.
-SchedulerParameters=bf_interval=5
+# Look for startable jobs every 5 s (defaults: 60 s main loop, 30 s backfill), so requeued jobs restart promptly.
+SchedulerParameters=sched_interval=5,bf_interval=5
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 # A node that was down comes back as soon as slurmd registers again.
