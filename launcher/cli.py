@@ -294,6 +294,12 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tui(args: argparse.Namespace) -> int:
+    from launcher.tui import run  # Textual is imported only for the TUI
+
+    return run(args.experiments, args.runs)
+
+
 # ---------------------------------------------------------------- entry point
 
 
