@@ -9,16 +9,22 @@ file) is written, so a kill at any moment leaves the previous checkpoint whole
 and never a folder that looks complete but is not.
 
 Kept: the newest `keep_last`, the best by dev metric (`best.json`, written by
-whoever evaluates) and any step listed as protected (refresh hand-offs).
+whoever evaluates), and any step pinned by a reader (the asynchronous
+refresher pins the checkpoint it mines with, so the trainer cannot prune it
+from under it).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
+import os
 import random
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,20 +154,54 @@ def record_eval(run_dir: str | Path, step: int, metric: str, value: float) -> bo
     return True
 
 
+@contextlib.contextmanager
+def _pins_locked(run_dir: str | Path) -> Iterator[Path]:
+    folder = Path(run_dir) / CHECKPOINTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / ".pins.lock", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield folder
+    finally:
+        os.close(fd)
+
+
+def _pinned(folder: Path) -> set[int]:
+    return {int(p.name.removeprefix("pinned-")) for p in folder.glob("pinned-*") if p.name[7:].isdigit()}
+
+
+@contextlib.contextmanager
+def pinned_newest(run_dir: str | Path, at_least: int) -> Iterator[Checkpoint | None]:
+    """The newest complete checkpoint with step >= at_least (or None), kept from pruning during the block."""
+    with _pins_locked(run_dir) as folder:
+        found = latest_checkpoint(run_dir)
+        if found is None or found.step < at_least:
+            found = None
+        else:
+            pin = folder / f"pinned-{found.step}"
+            pin.touch()
+    try:
+        yield found
+    finally:
+        if found is not None:
+            pin.unlink(missing_ok=True)
+
+
 def prune_checkpoints(run_dir: str | Path, keep_last: int, protect: tuple[int, ...] = ()) -> list[int]:
-    """Delete all but the newest `keep_last`, the best and the protected steps; returns the deleted steps."""
-    remove_stale_temps(Path(run_dir) / CHECKPOINTS_DIR)
-    found = list_checkpoints(run_dir)
-    best = read_best(run_dir)
-    keep = {c.step for c in found[-keep_last:]} | set(protect)
-    if best is not None:
-        keep.add(int(best["step"]))
-    deleted = []
-    for checkpoint in found:
-        if checkpoint.step not in keep:
-            # Rename first: a folder is either whole with its marker or gone, never half deleted.
-            trash = checkpoint.path.with_name(f".{checkpoint.path.name}.partial")
-            checkpoint.path.rename(trash)
-            shutil.rmtree(trash, ignore_errors=True)
-            deleted.append(checkpoint.step)
+    """Delete all but the newest `keep_last`, the best, pinned and protected steps; returns the deleted steps."""
+    with _pins_locked(run_dir) as folder:
+        remove_stale_temps(folder)
+        found = list_checkpoints(run_dir)
+        best = read_best(run_dir)
+        keep = {c.step for c in found[-keep_last:]} | set(protect) | _pinned(folder)
+        if best is not None:
+            keep.add(int(best["step"]))
+        deleted = []
+        for checkpoint in found:
+            if checkpoint.step not in keep:
+                # Rename first: a folder is either whole with its marker or gone, never half deleted.
+                trash = checkpoint.path.with_name(f".{checkpoint.path.name}.partial")
+                checkpoint.path.rename(trash)
+                shutil.rmtree(trash, ignore_errors=True)
+                deleted.append(checkpoint.step)
     return deleted

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ance_core.data import Collection, Queries
+from ance_core.data import IdIndex
+from ance_core.data.tokcache import Tokenized
 from ance_core.errors import InputError
 
 
@@ -63,8 +64,8 @@ class Examples:
 
 def build_examples(
     records: list[dict[str, Any]],
-    queries: Queries,
-    collection: Collection,
+    query_ids: IdIndex,
+    passage_ids: IdIndex,
     negatives_per_example: int,
     refresh: int,
     source: str | Path,
@@ -82,13 +83,13 @@ def build_examples(
                 neg_ids.extend(chunk)
     if not q_ids:
         raise InputError.single(source, "records", f"queries with a positive and at least {k} negative(s)", "none")
-    q_rows = queries.ids.rows(q_ids)
-    pos_rows = collection.ids.rows(pos_ids)
-    neg_rows = collection.ids.rows(neg_ids).reshape(len(q_ids), k)
+    q_rows = query_ids.rows(q_ids)
+    pos_rows = passage_ids.rows(pos_ids)
+    neg_rows = passage_ids.rows(neg_ids).reshape(len(q_ids), k)
     for name, rows, ids, where in (
-        ("query", q_rows, q_ids, queries.path),
-        ("passage", pos_rows, pos_ids, collection.path),
-        ("passage", neg_rows.ravel(), neg_ids, collection.path),
+        ("query", q_rows, q_ids, "the train queries"),
+        ("passage", pos_rows, pos_ids, "the collection"),
+        ("passage", neg_rows.ravel(), neg_ids, "the collection"),
     ):
         missing = np.flatnonzero(rows < 0)
         if missing.size:
@@ -113,13 +114,17 @@ class Batch:
         return Batch(move(self.query), move(self.passage), self.size, self.negatives)
 
 
-def collate(examples: Examples, indices: np.ndarray, queries: Queries, collection: Collection, tokenize) -> Batch:
-    """`tokenize(texts, kind)` is the encoder's (padding to the batch's longest text)."""
-    q_rows = examples.q_rows[indices]
+def _tensors(tokens: Tokenized, rows: np.ndarray) -> dict[str, torch.Tensor]:
+    ids, mask = tokens.padded(rows)
+    return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+
+
+def collate(examples: Examples, indices: np.ndarray, queries: Tokenized, passages: Tokenized) -> Batch:
+    """Token ids from the token caches (no tokenizing while training), padded to the batch's longest row."""
     p_rows = np.concatenate([examples.pos_rows[indices], examples.neg_rows[indices].ravel()])
     return Batch(
-        query=tokenize([queries.texts[r] for r in q_rows.tolist()], "query"),
-        passage=tokenize([collection.texts[r] for r in p_rows.tolist()], "passage"),
+        query=_tensors(queries, examples.q_rows[indices]),
+        passage=_tensors(passages, p_rows),
         size=len(indices),
         negatives=examples.neg_rows.shape[1],
     )

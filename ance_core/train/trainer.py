@@ -25,7 +25,7 @@ from torch import nn
 
 from ance_core.config.schema import TrainConfig
 from ance_core.console import err_console
-from ance_core.data import Collection, Queries
+from ance_core.data.tokcache import TokenCache
 from ance_core.errors import InputError
 from ance_core.model import DualEncoder
 from ance_core.train import distributed as D
@@ -152,19 +152,18 @@ class Trainer:
 class Feed:
     """The examples of the current negatives file and where in their seeded order training stands."""
 
-    def __init__(self, queries: Queries, collection: Collection, seed: int, negatives_per_example: int, tokenize):
+    def __init__(self, queries: TokenCache, passages: TokenCache, seed: int, negatives_per_example: int):
         self.queries = queries
-        self.collection = collection
+        self.passages = passages
         self.seed = seed
         self.k = negatives_per_example
-        self.tokenize = tokenize
         self.file: NegativesFile | None = None
         self.examples: Examples | None = None
         self.position = Position()
 
     def load(self, file: NegativesFile, position: Position | None = None) -> None:
         records = read_negatives(file.path)
-        self.examples = build_examples(records, self.queries, self.collection, self.k, file.refresh, file.path)
+        self.examples = build_examples(records, self.queries.ids, self.passages.ids, self.k, file.refresh, file.path)
         self.file = file
         self.position = position or Position(file.refresh)
         log.info("training on %s: %d examples from %d queries", file.path.name, len(self.examples), len(records))
@@ -176,7 +175,7 @@ class Feed:
         indices, self.position = self.examples.take(self.seed, self.position, per_rank * dist.world)
         mine = indices[dist.rank * per_rank : (dist.rank + 1) * per_rank]
         return [
-            collate(self.examples, chunk, self.queries, self.collection, self.tokenize)
+            collate(self.examples, chunk, self.queries, self.passages)
             for chunk in np.array_split(mine, grad_accum)
         ]
 
@@ -254,12 +253,19 @@ class Session:
                 if self.step % cfg.log_every == 0 or self.step == until:
                     self._log(D.mean(self.dist, float(np.mean(window))), lr, rate)
                     window = []
-                if self.step % cfg.checkpoint_every == 0 or self.step == until:
+                saved = self._checkpoint_due(until)
+                if saved:
                     self.save()
                 if D.any_true(self.dist, bool(self.stop)):
-                    if self.step % cfg.checkpoint_every and self.step != until:
+                    if not saved:
                         self.save()
                     raise Requeue(self.step, self.stop.requested or "stop")
+
+    def _checkpoint_due(self, until: int) -> bool:
+        """Every `checkpoint_every` steps, at every refresh boundary (the refresher mines with those), at the end."""
+        step = self.step
+        boundary = self.refresh_every is not None and step % self.refresh_every == 0
+        return step == until or boundary or step % self.trainer.config.checkpoint_every == 0
 
     def _maybe_switch(self, poll: Callable[[int], NegativesFile | None]) -> None:
         current = self.feed.file.refresh if self.feed.file else -1

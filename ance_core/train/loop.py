@@ -1,0 +1,343 @@
+"""The ANCE loop: warm-up, then training while negatives are refreshed with the newest checkpoint.
+
+Timeline (docs/ARCHITECTURE.md): refresh 0 mines with the start checkpoint;
+training chunk k (steps (k-1)·E .. k·E, E = `refresh_every`) trains on
+negatives-(k-1); refresh k mines and evaluates with the checkpoint at step k·E.
+
+* `sync` — one process does both, in turn: the only sensible mode on one CPU
+  or one GPU, and bit-for-bit reproducible.
+* `async` — ANCE's design: a trainer (`--role trainer`, torchrun on its GPUs)
+  and a refresher (`--role refresher`, on its own GPU) share the run
+  directory. The trainer switches to a newer negatives file as soon as a
+  complete one appears; the refresher mines with the newest checkpoint at or
+  after each refresh's step. `--role all` starts the refresher as a child.
+
+Every hand-off is a file renamed into place: checkpoints (COMPLETE marker),
+negatives (stats file with its sha256), refresh records. Re-running the same
+command resumes from what is on disk. A refresh that fails leaves training on
+the previous negatives and is reported (log, `refresh_failed` event,
+STATUS.json); only refresh 0 is fatal, since there is nothing to train on
+without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ance_core.config import Experiment
+from ance_core.errors import AnceError, StageError
+from ance_core.model import load_encoder
+from ance_core.data.tokcache import token_cache
+from ance_core.train import distributed as D
+from ance_core.train import rundir
+from ance_core.train.checkpoint import (
+    checkpoint_dir,
+    latest_checkpoint,
+    load_state,
+    pinned_newest,
+    record_eval,
+    seed_everything,
+)
+from ance_core.train.data_source import data_source
+from ance_core.train.metrics import METRICS_FILE, MetricsLog
+from ance_core.train.negatives import NEGATIVES_DIR, NegativesFile, complete_files, newest_complete
+from ance_core.train.signals import Requeue, StopFlag
+from ance_core.train.trainer import Feed, Session, Trainer, check_precision
+from ance_core.train.warmup import start_checkpoint
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 2.0
+
+
+@dataclass
+class Run:
+    """One run: an experiment narrowed to one seed, its folder, and the process's place in it."""
+
+    experiment: Experiment
+    seed: int
+    run_dir: Path
+    dist: D.DistInfo
+    stop: StopFlag
+
+    @property
+    def metrics(self) -> MetricsLog:
+        return MetricsLog(self.run_dir / METRICS_FILE)
+
+    @property
+    def negatives_dir(self) -> Path:
+        return self.run_dir / NEGATIVES_DIR
+
+    @property
+    def every(self) -> int:
+        return self.experiment.ance.refresh_every
+
+    @property
+    def refreshes(self) -> int:
+        return self.experiment.ance.refreshes
+
+    def step_of(self, refresh: int) -> int:
+        return refresh * self.every
+
+    def status(self, state: str, **fields: Any) -> None:
+        if self.dist.main:
+            failed = [k for k in range(self.refreshes + 1) if (r := rundir.read_refresh_record(self.run_dir, k)) and not r.get("ok")]
+            rundir.write_status(self.run_dir, state, failed_refreshes=failed, **fields)
+
+    def check_stop(self, step: int) -> None:
+        if D.any_true(self.dist, bool(self.stop)):
+            raise Requeue(step, self.stop.requested or "stop")
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def run(experiment: Experiment, seed: int, run_dir: Path, role: str, dist: D.DistInfo, stop: StopFlag) -> None:
+    """`ance run`: the whole loop (role all), or one side of an asynchronous run."""
+    ctx = Run(experiment, seed, run_dir, dist, stop)
+    check_precision(experiment.train.precision, D.device_for(dist))
+    if dist.main:
+        rundir.prepare(run_dir, experiment, "run")
+    D.barrier(dist)
+    lock = run_dir / f".lock-{role}"
+    with rundir.exclusive(lock, f"run folder {run_dir} ({role})") if dist.main else contextlib.nullcontext():
+        try:
+            if experiment.ance.mode == "sync":
+                run_sync(ctx)
+            elif role == "trainer":
+                run_trainer(ctx)
+            elif role == "refresher":
+                run_refresher(ctx)
+            else:
+                run_async_both(ctx)
+        except Requeue as exc:
+            ctx.status("running", step=exc.step, requeued=True)
+            raise
+        except BaseException as exc:
+            ctx.status("failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+
+
+# ---------------------------------------------------------------- sync
+
+
+def run_sync(ctx: Run) -> None:
+    # ---- setup: start checkpoint (shared warm-up), refresh 0
+    start = prepare_start(ctx)
+    resume = latest_checkpoint(ctx.run_dir)
+    step = resume.step if resume else 0
+    if resume and ctx.dist.main:
+        ctx.metrics.rewind(resume.step)
+    ctx.status("running", refresh=0, step=step)
+    ensure_refresh(ctx, 0, start, 0)
+    session: Session | None = None
+
+    # ---- the loop: train a chunk, refresh with its last checkpoint
+    for k in range(1, ctx.refreshes + 1):
+        target = ctx.step_of(k)
+        if step < target:
+            session = session or build_session(ctx, start, resume)
+            use_negatives(session.feed, ctx.negatives_dir, k - 1)
+            session.run(target)
+            step = session.step
+        ctx.check_stop(step)
+        ensure_refresh(ctx, k, str(checkpoint_dir(ctx.run_dir, target)), target)
+        ctx.status("running", refresh=k, step=target)
+        ctx.check_stop(step)
+    ctx.status("finished", refresh=ctx.refreshes, step=ctx.step_of(ctx.refreshes))
+
+
+# ---------------------------------------------------------------- async
+
+
+def run_trainer(ctx: Run) -> None:
+    start = prepare_start(ctx)
+    resume = latest_checkpoint(ctx.run_dir)
+    if resume and ctx.dist.main:
+        ctx.metrics.rewind(resume.step)
+    first = wait_for(ctx, lambda: newest_complete(ctx.negatives_dir), "the first negatives file (refresh 0)")
+    session = build_session(ctx, start, resume)
+    if session.feed.file is None:
+        session.feed.load(first)
+    until = ctx.step_of(ctx.refreshes)
+    ctx.status("running", step=session.step, role="trainer")
+    session.run(until, poll=lambda current: newest_complete(ctx.negatives_dir, newer_than=current))
+    ctx.status("trained", step=session.step, role="trainer")
+
+
+def run_refresher(ctx: Run) -> None:
+    start = prepare_start(ctx)
+    final = ctx.step_of(ctx.refreshes)
+    k = 0
+    while k <= ctx.refreshes:
+        if rundir.read_refresh_record(ctx.run_dir, k) is None:
+            if k == 0:
+                ensure_refresh(ctx, 0, start, 0)
+            else:
+                # ANCE's generator takes the newest checkpoint; the last refresh waits for the final one.
+                needed = final if k == ctx.refreshes else ctx.step_of(k)
+                wait_for(ctx, lambda: _newest_at_least(ctx, needed), f"a checkpoint at step >= {needed} (refresh {k})")
+                with pinned_newest(ctx.run_dir, needed) as checkpoint:
+                    if checkpoint is None:  # pruned between the wait and the pin: look again
+                        continue
+                    ensure_refresh(ctx, k, str(checkpoint.path), checkpoint.step)
+        k += 1
+        ctx.check_stop(-1)
+    ctx.status("finished", refresh=ctx.refreshes, step=final)
+
+
+def run_async_both(ctx: Run) -> None:
+    """`--role all` in async mode: the refresher as a child process, the trainer here."""
+    command = [
+        sys.executable, "-m", "ance_core.cli", "run", "--config", str(ctx.run_dir / rundir.CONFIG_FILE),
+        "--seed", str(ctx.seed), "--out", str(ctx.run_dir), "--role", "refresher",
+    ]
+    child = subprocess.Popen(command)
+    log.info("refresher started (pid %d)", child.pid)
+    try:
+        run_trainer(ctx)
+    except BaseException:
+        if child.poll() is None:
+            child.send_signal(signal.SIGUSR1)  # checkpoint-free: it stops between refreshes
+        child.wait()
+        raise
+    code = child.wait()
+    if code != 0:
+        raise StageError(f"the refresher (pid {child.pid}) exited with {code}; see its log above")
+
+
+# ---------------------------------------------------------------- pieces
+
+
+def prepare_start(ctx: Run) -> str:
+    """The start checkpoint (training the shared warm-up if needed), announced once in metrics.jsonl."""
+    start = start_checkpoint(ctx.experiment, ctx.seed, ctx.dist, ctx.stop)
+    if ctx.dist.main and not ctx.metrics.events("warmup_done"):
+        ctx.metrics.emit("warmup_done", step=0, checkpoint=start)
+    return start
+
+
+def build_session(ctx: Run, start: str, resume) -> Session:
+    """Trainer + feed from the newest checkpoint (exact resume) or from the start checkpoint."""
+    exp = ctx.experiment
+    encoder = load_encoder(str(resume.path) if resume else start, exp.model)
+    cache = rundir.cache_root(exp)
+    source = data_source(exp)
+    passages = token_cache(encoder.tokenizer, source.collection, cache, encoder.spec.passage_max_len)
+    queries = token_cache(encoder.tokenizer, source.queries(exp.data.train_split), cache, encoder.spec.query_max_len)
+    trainer = Trainer(
+        encoder, exp.train, lr=exp.train.lr, total_steps=exp.max_steps, warmup_steps=exp.train.warmup_steps,
+        dist=ctx.dist, device=D.device_for(ctx.dist),
+    )
+    feed = Feed(queries, passages, ctx.seed, trainer.loss_fn.negatives)
+    session = Session(ctx.run_dir, trainer, feed, ctx.metrics, ctx.stop, refresh_every=ctx.every)
+    if resume:
+        state = load_state(resume)
+        used = {f.path.name: f for f in complete_files(ctx.negatives_dir)}.get(state["data"]["file"])
+        if used is None:
+            raise StageError(f"{resume.path} trained on {state['data']['file']}, which is gone from {ctx.negatives_dir}")
+        session.restore(state, used)
+        log.info("resuming from %s (step %d, %s)", resume.path, resume.step, used.path.name)
+    else:
+        seed_everything(ctx.seed + ctx.dist.rank)
+    return session
+
+
+def use_negatives(feed: Feed, directory: Path, refresh: int) -> None:
+    """Chunk refresh+1 trains on negatives-<refresh>, or the newest before it if that refresh failed."""
+    usable = [f for f in complete_files(directory, verify=False) if f.refresh <= refresh]
+    if not usable:
+        raise StageError(f"no complete negatives file up to refresh {refresh} in {directory}")
+    chosen = usable[-1]
+    if chosen.refresh != refresh:
+        log.warning("refresh %d has no negatives: training continues on %s", refresh, chosen.path.name)
+    if feed.file is None or feed.file.refresh != chosen.refresh:
+        feed.load(chosen)
+
+
+def ensure_refresh(ctx: Run, refresh: int, checkpoint: str, step: int) -> None:
+    """Mine + evaluate once per refresh (rank 0); the record written last makes it done."""
+    record = rundir.read_refresh_record(ctx.run_dir, refresh)
+    if record is None and ctx.dist.main:
+        record = _refresh(ctx, refresh, checkpoint, step)
+    if record is not None and record.get("ok") and ctx.dist.main:
+        _log_eval(ctx, record)
+    D.barrier(ctx.dist)
+
+
+def _refresh(ctx: Run, refresh: int, checkpoint: str, step: int) -> dict[str, Any]:
+    from ance_core.mining import refresh as mine
+
+    log.info("refresh %d: mining and evaluating with %s", refresh, checkpoint)
+    started = time.monotonic()
+    try:
+        with preserved_rng():
+            result = mine(ctx.experiment, checkpoint, ctx.run_dir, refresh, ctx.seed)
+    except (Requeue, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure: report, keep training on the old negatives
+        if refresh == 0:
+            raise
+        reason = f"{type(exc).__name__}: {exc}"
+        log.error("refresh %d failed (%s): training continues on the previous negatives", refresh, reason)
+        record = {"ok": False, "step": step, "checkpoint": checkpoint, "error": reason}
+        rundir.write_refresh_record(ctx.run_dir, refresh, record)
+        ctx.metrics.emit("refresh_failed", refresh=refresh, step=step, error=reason)
+        return {"refresh": refresh, **record}
+    record = {"ok": True, "step": step, "checkpoint": checkpoint, "metrics": dict(result),
+              "seconds": round(time.monotonic() - started, 2)}
+    rundir.write_refresh_record(ctx.run_dir, refresh, record)
+    return {"refresh": refresh, **record}
+
+
+def _log_eval(ctx: Run, record: dict[str, Any]) -> None:
+    """The refresh's `eval` event, unless a previous attempt logged it already; and the best checkpoint."""
+    refresh, step = record["refresh"], record["step"]
+    if any(e.get("refresh") == refresh for e in ctx.metrics.events("eval")):
+        return
+    values = record["metrics"]
+    ctx.metrics.emit("eval", refresh=refresh, step=step, split=ctx.experiment.eval.split, **values)
+    main_metric = ctx.experiment.eval.metrics[0]
+    if refresh > 0 and isinstance(values.get(main_metric), (int, float)):
+        record_eval(ctx.run_dir, step, main_metric, float(values[main_metric]))
+
+
+def _newest_at_least(ctx: Run, step: int):
+    found = latest_checkpoint(ctx.run_dir)
+    return found if found is not None and found.step >= step else None
+
+
+def wait_for(ctx: Run, probe, what: str):
+    """Poll `probe()` until it returns something; a stop signal ends the wait (exit 99)."""
+    logged = 0.0
+    while (found := probe()) is None:
+        ctx.check_stop(-1)
+        if time.monotonic() - logged > 60:
+            log.info("waiting for %s in %s", what, ctx.run_dir)
+            logged = time.monotonic()
+        time.sleep(POLL_SECONDS)
+    return found
+
+
+@contextlib.contextmanager
+def preserved_rng() -> Iterator[None]:
+    """A refresh must not move the training RNG streams: a resumed run never ran it in-process."""
+    py, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if torch.cuda.is_available() else []):
+        yield
+    random.setstate(py)
+    np.random.set_state(np_state)

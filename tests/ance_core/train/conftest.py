@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tiny_data import tiny_experiment_dict, write_tiny_dataset  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    return write_tiny_dataset(tmp_path_factory.mktemp("tiny-data"))
+
+
+@pytest.fixture
+def tiny_experiment(tmp_path, tiny_bert_dir, tiny_dataset):
+    """Write a tiny experiment YAML (overrides per section) and return its path."""
+
+    def make(**sections) -> Path:
+        path = tmp_path / "exp.yaml"
+        path.write_text(yaml.safe_dump(tiny_experiment_dict(tiny_bert_dir, tiny_dataset, tmp_path / "runs", **sections)))
+        return path
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models gain nothing from threads, and OpenMP threads on a busy 2-core machine lose a lot."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class StopAfter:
+    """A StopFlag that trips after `n` looks (one per optimizer step): a SIGUSR1 at a chosen step."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.requested = None
+
+    def __bool__(self) -> bool:
+        self.n -= 1
+        if self.n <= 0:
+            self.requested = "SIGUSR1"
+        return self.requested is not None
+
+
+@pytest.fixture
+def stop_after():
+    return StopAfter

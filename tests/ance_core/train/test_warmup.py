@@ -1,0 +1,76 @@
+import json
+
+import numpy as np
+import pytest
+
+from ance_core.config import load_experiment
+from ance_core.io.atomic import is_complete, sha256_file
+from ance_core.train.distributed import DistInfo
+from ance_core.train.negatives import read_negatives
+from ance_core.train.signals import Requeue, StopFlag
+from ance_core.train.warmup import run_warmup, start_checkpoint, warmup_dir
+
+
+def events(directory, kind=None):
+    lines = (directory / "metrics.jsonl").read_text().splitlines()
+    return [e for e in map(json.loads, lines) if kind is None or e["kind"] == kind]
+
+
+def test_warmup_trains_checkpoint0_with_falling_loss(tiny_experiment):
+    exp = load_experiment(tiny_experiment())
+    final = run_warmup(exp, 0, DistInfo(), StopFlag())
+    assert final.name == "checkpoint-0" and is_complete(final, verify=True)
+    losses = [e["loss"] for e in events(final.parent, "train")]
+    assert len(losses) == 12  # 48 steps, log_every 4
+    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
+    assert events(final.parent, "warmup_done")[0]["checkpoint"] == str(final)
+    assert not (final.parent / "checkpoints").exists()  # resume points are gone once checkpoint-0 is whole
+
+
+def test_bm25_negatives_exclude_positives(tiny_experiment, tiny_dataset):
+    exp = load_experiment(tiny_experiment(warmup={"steps": 1}))
+    run_warmup(exp, 0, DistInfo(), StopFlag())
+    records = read_negatives(warmup_dir(exp, 0) / "negatives" / "negatives-0.jsonl")
+    assert len(records) == 160
+    for record in records:
+        assert len(record["neg"]) == 2 and not set(record["neg"]) & set(record["pos"])
+        assert all(0 <= r < 30 for r in record["neg_ranks"])
+
+
+def test_strategies_of_a_seed_share_one_warmup_seeds_do_not(tiny_experiment):
+    top = load_experiment(tiny_experiment(warmup={"steps": 2}))
+    other = load_experiment(tiny_experiment(warmup={"steps": 2}, name="bottom",
+                                            ance={"segment": {"kind": "top", "windows": [[20, 30]], "n": 4}}))
+    assert warmup_dir(top, 0) == warmup_dir(other, 0)
+    assert warmup_dir(top, 0) != warmup_dir(top, 1)
+    first = start_checkpoint(top, 0, DistInfo(), StopFlag())
+    stamp = (first + "/model.safetensors", sha256_file(first + "/model.safetensors"))
+    assert start_checkpoint(other, 0, DistInfo(), StopFlag()) == first
+    assert sha256_file(stamp[0]) == stamp[1]
+    assert len(events(warmup_dir(top, 0), "warmup_done")) == 1  # trained once
+
+
+def test_start_checkpoint_without_warmup(tiny_experiment, tiny_bert_dir):
+    exp = load_experiment(tiny_experiment(warmup={"enabled": False}))
+    assert start_checkpoint(exp, 0, DistInfo(), StopFlag()) == str(tiny_bert_dir)
+    exp = load_experiment(tiny_experiment(warmup={"enabled": False, "init_checkpoint": "/some/ckpt"}))
+    assert start_checkpoint(exp, 0, DistInfo(), StopFlag()) == "/some/ckpt"
+
+
+def test_stopped_warmup_resumes_to_the_same_bits(tiny_experiment, tmp_path, stop_after):
+    """SIGUSR1 at step 7 -> checkpoint + Requeue; running again ends bit-identical to an uninterrupted run."""
+    warm = {"steps": 16}
+    train = {"log_every": 1, "checkpoint_every": 5}
+    straight = load_experiment(tiny_experiment(warmup=warm, train=train, outputs={"root": str(tmp_path / "a")}))
+    resumed = load_experiment(tiny_experiment(warmup=warm, train=train, outputs={"root": str(tmp_path / "b")}))
+    a = run_warmup(straight, 0, DistInfo(), StopFlag())
+    with pytest.raises(Requeue) as stopped:
+        run_warmup(resumed, 0, DistInfo(), stop_after(7))
+    assert stopped.value.step == 7
+    assert (warmup_dir(resumed, 0) / "checkpoints" / "checkpoint-7").is_dir()
+    b = run_warmup(resumed, 0, DistInfo(), StopFlag())
+    assert sha256_file(a / "model.safetensors") == sha256_file(b / "model.safetensors")
+    loss_a = [(e["step"], e["loss"]) for e in events(a.parent, "train")]
+    loss_b = [(e["step"], e["loss"]) for e in events(b.parent, "train")]
+    assert loss_a == loss_b  # step 8, the first after the resume, included
+    assert [s for s, _ in loss_b] == list(range(1, 17))
