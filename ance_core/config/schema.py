@@ -252,6 +252,10 @@ class TrainConfig(Strict):
     lr: PositiveFloat = Field(2e-5, description="Peak learning rate.")
     schedule: Literal["linear", "constant"] = Field("linear", description="After warm-up: linear decay or flat.")
     warmup_steps: NonNegativeInt = Field(0, description="Linear learning-rate warm-up steps.")
+    schedule_steps: PositiveInt | None = Field(
+        None, description="Step at which the linear decay reaches 0; null: the run's last step "
+        "(ANCE: max_steps 1,000,000, so its runs stopped long before the decay ended).",
+    )
     optimizer: Literal["adamw", "lamb"] = Field("adamw", description="AdamW or LAMB (ANCE used LAMB).")
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
     max_grad_norm: PositiveFloat | None = Field(1.0, description="Gradient clipping; null disables it.")
