@@ -185,11 +185,11 @@ def _submit(args: argparse.Namespace, loaded, report: bool) -> int:
     submission, _ = launch(plan, on_event=lambda key, message: err_console.print(f"[bold]{key}[/]: {message}"))
     if executor == "slurm" and not args.wait:
         statuses = collect(submission)
-        out_console.print(views.status_view(submission, statuses))
+        out_console.print(views.status_view(submission, statuses, out_console.width))
         out_console.print(f"follow with: ance-launch status {submission.id} --runs {_quote_arg(str(submission.folder.parents[1]))}")
         return 0
     statuses = _wait(submission, args.timeout) if executor == "slurm" else collect(submission)
-    out_console.print(views.status_view(submission, statuses))
+    out_console.print(views.status_view(submission, statuses, out_console.width))
     return 0 if all(status.state == "COMPLETED" for status in statuses) else 1
 
 
@@ -245,7 +245,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         for submission, statuses in results:
-            out_console.print(views.status_view(submission, statuses))
+            out_console.print(views.status_view(submission, statuses, out_console.width))
     everything_done = all(st.state == "COMPLETED" for _, statuses in results for st in statuses)
     return 0 if everything_done or not args.wait else 1
 

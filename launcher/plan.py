@@ -32,8 +32,9 @@ from launcher.render import JobContext, render, run_dir
 
 JOBS_FOLDER = "_jobs"
 SUBMISSION_FILE = "submission.json"
-# What makes two experiments' warm-ups the same (ARCHITECTURE: `_warmup/<hash>-seed<S>`).
-WARMUP_SECTIONS = ("data", "model", "warmup")
+# What makes two experiments' warm-ups the same: the sections ance_core/train/warmup.py keys
+# `_warmup/<hash>-seed<S>` by (a test checks they agree; importing it here would pull in torch).
+WARMUP_SECTIONS = ("data", "model", "warmup", "train", "eval")
 
 
 @dataclass(frozen=True)

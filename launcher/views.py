@@ -33,17 +33,22 @@ def _clock(epoch: float | None) -> str:
     return dt.datetime.fromtimestamp(epoch).strftime("%H:%M:%S") if epoch else ""
 
 
-def status_table(submission: Submission, statuses: list[JobStatus]) -> Table:
+def status_table(submission: Submission, statuses: list[JobStatus], width: int = 160) -> Table:
+    """One row per job (per array task). Below 120 columns, start, end and node are left out."""
+    wide = width >= 120
     table = Table(title=f"submission {submission.id} ({submission.executor}, {submission.folder})", title_justify="left")
-    for column in ("job", "job id", "state", "elapsed", "start", "end", "node", "reason / exit code"):
-        table.add_column(column, no_wrap=column != "reason / exit code")
+    columns = ["job", "job id", "state", "elapsed"] + (["start", "end", "node"] if wide else [])
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    # The reason (why it waits, why it failed) gets the room that is left, wrapped.
+    table.add_column("reason / exit code", ratio=1, overflow="fold")
     for status in statuses:
         job = status.key if status.task is None else f"{status.key}[{status.task}]"
-        state = status.state + (f" (restarts {status.restarts})" if status.restarts else "")
-        table.add_row(
-            job, status.job_id or "", Text(state, style=STATE_STYLES.get(status.state, "")), status.elapsed,
-            _clock(status.start), _clock(status.end), status.node, status.reason,
-        )
+        state = status.state + (f" ({status.restarts} restart{'s' if status.restarts > 1 else ''})" if status.restarts else "")
+        cells = [job, status.job_id or "", Text(state, style=STATE_STYLES.get(status.state, "")), status.elapsed]
+        if wide:
+            cells += [_clock(status.start), _clock(status.end), status.node]
+        table.add_row(*cells, status.reason)
     return table
 
 
@@ -61,8 +66,8 @@ def failure_panels(submission: Submission, statuses: list[JobStatus], lines: int
     return panels
 
 
-def status_view(submission: Submission, statuses: list[JobStatus]) -> Group:
-    return Group(status_table(submission, statuses), *failure_panels(submission, statuses))
+def status_view(submission: Submission, statuses: list[JobStatus], width: int = 160) -> Group:
+    return Group(status_table(submission, statuses, width), *failure_panels(submission, statuses))
 
 
 def plan_table(plan: Plan) -> Table:
