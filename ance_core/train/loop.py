@@ -240,7 +240,8 @@ def build_session(ctx: Run, start: str, resume) -> Session:
     passages = token_cache(encoder.tokenizer, source.collection, cache, encoder.spec.passage_max_len)
     queries = token_cache(encoder.tokenizer, source.queries(exp.data.train_split), cache, encoder.spec.query_max_len)
     trainer = Trainer(
-        encoder, exp.train, lr=exp.train.lr, total_steps=exp.max_steps, warmup_steps=exp.train.warmup_steps,
+        encoder, exp.train, lr=exp.train.lr, total_steps=exp.train.schedule_steps or exp.max_steps,
+        warmup_steps=exp.train.warmup_steps,
         dist=ctx.dist, device=D.device_for(ctx.dist),
     )
     feed = Feed(queries, passages, ctx.seed, trainer.loss_fn.negatives)

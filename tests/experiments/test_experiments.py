@@ -1,0 +1,86 @@
+"""Every experiment file validates, and the study's profiles say what the README says they do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ance_core.config import load_experiment
+from ance_core.config.schema import RandomSegment, TopSegment
+from ance_core.train.warmup import warmup_dir
+
+ROOT = Path(__file__).resolve().parents[2] / "experiments"
+FILES = sorted(p for p in ROOT.rglob("*.yaml") if not p.name.startswith("_"))
+STUDY = {  # strategy -> (segment kind, windows, n)
+    "top20": ("top", [(0, 20)], 20),
+    "bottom20": ("top", [(180, 200)], 20),
+    "top20-bottom20": ("top", [(0, 20), (180, 200)], 40),
+    "random20": ("random", [(0, 200)], 20),
+}
+
+
+def profile(name: str) -> dict[str, object]:
+    return {load_experiment(p).label: load_experiment(p) for p in sorted((ROOT / name).glob("*.yaml")) if not p.name.startswith("_")}
+
+
+@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(ROOT)) for p in FILES])
+def test_every_experiment_file_validates(path):
+    experiment = load_experiment(path)
+    assert experiment.name and experiment.seeds
+
+
+def test_names_are_unique():
+    names = [load_experiment(p).name for p in FILES]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("name", ["embedded", "msmarco-10", "msmarco-30"])
+def test_profiles_hold_the_four_strategies_of_the_study(name):
+    experiments = profile(name)
+    assert set(STUDY) <= set(experiments)
+    for label, (kind, windows, n) in STUDY.items():
+        segment = experiments[label].ance.segment
+        assert (segment.kind, [tuple(w) for w in segment.windows], segment.n) == (kind, windows, n)
+        assert isinstance(segment, RandomSegment if kind == "random" else TopSegment)
+    assert all(len(e.seeds) >= 3 for e in experiments.values())
+
+
+@pytest.mark.parametrize("name", ["embedded", "msmarco-10", "msmarco-30"])
+def test_strategies_differ_only_in_their_segment(name):
+    dumps = []
+    for experiment in profile(name).values():
+        dump = experiment.model_dump(mode="json")
+        for key in ("name", "strategy", "description"):
+            dump.pop(key)
+        dump["ance"].pop("segment")
+        dumps.append(dump)
+    assert all(d == dumps[0] for d in dumps)
+    for seed in next(iter(profile(name).values())).seeds:  # hence: one warm-up per seed, shared
+        assert len({warmup_dir(e, seed) for e in profile(name).values()}) == 1
+
+
+@pytest.mark.parametrize("name,fraction", [("msmarco-10", 0.1), ("msmarco-30", 0.3)])
+def test_msmarco_profiles_use_the_study_settings(name, fraction):
+    for experiment in profile(name).values():
+        assert experiment.data.subset.fraction == fraction
+        m, t, a, r = experiment.model, experiment.train, experiment.ance, experiment.resources
+        assert (m.passage_max_len, m.query_max_len, m.ance_head, m.pooling) == (512, 64, True, "cls")
+        assert (t.batch_size, t.grad_accum, t.lr, t.optimizer, t.warmup_steps, t.checkpoint_every) == (16, 2, 1e-6, "lamb", 5000, 2000)
+        assert (a.top_k, a.mode, r.gpus, r.gpus_refresh) == (200, "async", 4, 1)
+        assert experiment.warmup.init_checkpoint  # the study started from ANCE's released warm-up
+
+
+@pytest.mark.parametrize("path", [ROOT / "msmarco-10" / "top10-bottom10.yaml", ROOT / "msmarco-30" / "top10-bottom10.yaml",
+                                  ROOT / "embedded" / "equal-budget" / "top10-bottom10.yaml"])
+def test_equal_budget_variant_trains_on_as_many_negatives_as_top20(path):
+    variant = load_experiment(path)
+    top20 = load_experiment(path.parent.parent / "top20.yaml" if path.parent.name == "equal-budget" else path.parent / "top20.yaml")
+    assert variant.ance.segment.n == top20.ance.segment.n == 20
+    assert [tuple(w) for w in variant.ance.segment.windows] == [(0, 10), (190, 200)]
+
+
+def test_smoke_is_one_strategy_with_a_warmup_and_two_refreshes():
+    smoke = load_experiment(ROOT / "smoke.yaml")
+    assert smoke.warmup.enabled and smoke.ance.refreshes == 2 and len(smoke.seeds) == 1
+    assert smoke.data.dataset == "builtin:debian-10pct" and smoke.model.name == "minilm"
