@@ -1,0 +1,96 @@
+"""Submit from the TUI to the local executor and follow the jobs to their end, with real stages.
+
+The chain (warm-up -> run -> report) of an experiment whose data folder is
+missing fails at its first job: the jobs screen shows FAILED with the log, and
+the jobs after it NOT_RUN. The report job alone, over a run folder, completes,
+and its run shows on the results screen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from launcher.tui.app import LauncherApp
+from launcher.tui.screens.jobs import JobsScreen
+from launcher.tui.screens.results import ResultsScreen
+from launcher.tui.screens.submit import SubmitScreen
+from launcher.tui.widgets.job_table import JobTable
+from launcher.tui.widgets.log_follower import LogFollower
+from launcher.tui.widgets.strategy_table import StrategyTable
+from tui_helpers import screen_text, wait_for
+from conftest import write_run
+
+JOB_TIMEOUT = 120  # a stage starts a Python with torch: seconds on a loaded 2-core machine
+
+
+def states(screen: JobsScreen, submission: str) -> dict[str, str]:
+    return {row.label: row.status.state for row in screen.rows if row.submission.id == submission}
+
+
+async def submit(pilot, experiment: str, keys: tuple[str, ...], answer: str) -> str:
+    """Select `experiment`, press `keys` on the script screen, then `s` and `answer` in the modal."""
+    app = pilot.app
+    await wait_for(pilot, lambda: app.session.entries, what="the experiments")
+    app.session.selected = next(e.source for e in app.session.entries if e.label == experiment)
+    await pilot.press("2", *keys)
+    await pilot.pause()
+    shown = app.screen.view.job.key
+    await pilot.press("s")
+    await wait_for(pilot, lambda: isinstance(app.screen, SubmitScreen), what="the submit modal")
+    submission = app.screen.plan.submission_id
+    assert app.screen.only == shown  # "only" submits the job whose script is shown
+    await pilot.press(answer)
+    await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen), what="the jobs screen")
+    return submission
+
+
+async def test_failing_chain_shows_failed_with_its_log_and_the_rest_not_run(app: LauncherApp):
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.session.entries)
+        app.session.selected = next(e.source for e in app.session.entries if e.label == "top20.yaml")
+        await pilot.press("2", "s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SubmitScreen))
+        modal = screen_text(app)
+        # What will be submitted, with the dependency chain.
+        assert "submit 3 jobs (local, native)" in modal
+        for line in ("warmup.s0", "run.top20.s0", "report"):
+            assert line in modal
+        plan = app.screen.plan
+        assert [(job.key, job.depends_on) for job in plan.jobs] == [
+            ("warmup.s0", ()), ("run.top20.s0", ("warmup.s0",)), ("report", ("run.top20.s0",))]
+        submission = plan.submission_id
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+        screen = app.screen
+
+        await wait_for(pilot, lambda: states(screen, submission).get("warmup.s0") == "FAILED", JOB_TIMEOUT, "warmup FAILED")
+        await wait_for(pilot, lambda: not app.session.running_local, JOB_TIMEOUT, "the local chain to end")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: states(screen, submission).get("report") == "NOT_RUN", 30, "report NOT_RUN")
+        assert states(screen, submission) == {"warmup.s0": "FAILED", "run.top20.s0": "NOT_RUN", "report": "NOT_RUN"}
+
+        # The cursor went to the new submission's first job, and its log is followed below.
+        assert screen.query_one(JobTable).selected().label == "warmup.s0"
+        log = screen.query_one(LogFollower)
+        await wait_for(pilot, lambda: any("the stage failed" in line for line in log.lines), 10, "the log's failure line")
+        text = screen_text(app)
+        assert "FAILED" in text and "exit code" in text and "NOT_RUN" in text
+        assert "dependency warmup.s0 failed" in text
+
+
+async def test_report_job_alone_completes_and_its_run_shows_in_results(app: LauncherApp, workdir: Path):
+    write_run(workdir / "runs", "top20", 0, {0: 0.50, 1: 0.55, 2: 0.61})
+    async with app.run_test(size=(120, 40)) as pilot:
+        # template: run -> run_multinode -> encode -> report; then "only this job".
+        submission = await submit(pilot, "top20.yaml", ("t", "t", "t"), "o")
+        screen = app.screen
+        await wait_for(pilot, lambda: states(screen, submission).get("report") == "COMPLETED", JOB_TIMEOUT, "report COMPLETED")
+        assert states(screen, submission) == {"report": "COMPLETED"}
+        assert (Path(app.session.last_submission) / "report" / "report.md").is_file()
+
+        await pilot.press("4")
+        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
+        results = app.screen
+        await wait_for(pilot, lambda: results.query_one(StrategyTable).row_count == 1, 30, "the results table")
+        text = screen_text(app)
+        assert "top20" in text and "0.5000" in text and "0.6100" in text

@@ -1,0 +1,48 @@
+"""Submit from the TUI to the real local SLURM (`make slurm-up`) and follow the jobs to their end.
+
+As with the local executor: a chain whose first job fails (missing data
+folder) shows FAILED with its log, and SLURM cancels the jobs after it
+(afterok), shown NOT_RUN; the report job alone completes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from launcher.tui.app import LauncherApp
+from launcher.tui.screens.jobs import JobsScreen
+from launcher.tui.widgets.log_follower import LogFollower
+from test_tui_submit_local import JOB_TIMEOUT, states, submit
+from tui_helpers import screen_text, wait_for
+from conftest import write_run
+
+pytestmark = pytest.mark.slurm
+
+
+async def test_failing_chain_on_slurm(app: LauncherApp, slurm_up):
+    async with app.run_test(size=(120, 40)) as pilot:
+        submission = await submit(pilot, "top20.yaml", ("e",), "y")  # e: executor slurm
+        screen: JobsScreen = app.screen
+        assert screen.slurm_problem is None
+
+        await wait_for(pilot, lambda: states(screen, submission).get("warmup.s0") == "FAILED", JOB_TIMEOUT, "warmup FAILED")
+        await wait_for(pilot, lambda: set(states(screen, submission).values()) == {"FAILED", "NOT_RUN"}, JOB_TIMEOUT,
+                       "the chain to be cancelled by SLURM")
+        rows = {row.label: row for row in screen.rows if row.submission.id == submission}
+        assert rows["warmup.s0"].status.job_id.isdigit()  # a real SLURM job id
+        assert rows["warmup.s0"].status.reason == "exit code 2"
+        log = screen.query_one(LogFollower)
+        await wait_for(pilot, lambda: any("the stage failed" in line for line in log.lines), 10, "the log's failure line")
+        assert "data.dataset" in "\n".join(log.lines)
+        assert "SLURM answers" in screen_text(app)
+
+
+async def test_report_job_alone_completes_on_slurm(app: LauncherApp, workdir: Path, slurm_up):
+    write_run(workdir / "runs", "top20", 0, {0: 0.50, 1: 0.55, 2: 0.61})
+    async with app.run_test(size=(120, 40)) as pilot:
+        submission = await submit(pilot, "top20.yaml", ("e", "t", "t", "t"), "o")
+        screen: JobsScreen = app.screen
+        await wait_for(pilot, lambda: states(screen, submission).get("report") == "COMPLETED", JOB_TIMEOUT, "report COMPLETED")
+        assert (Path(app.session.last_submission) / "report" / "report.md").is_file()
