@@ -84,6 +84,8 @@ def run_local(submission: Submission, workdir: str, on_event: Callable[[str, str
             if code != 0:
                 exit_code = code
                 break
-        results[job.key] = LocalResult(job.key, job_id, exit_code, "" if exit_code == 0 else f"exit code {exit_code}")
-        notify(job.key, "completed" if exit_code == 0 else f"failed (exit code {exit_code})")
+        cancelled = (submission.record(job.key, task) or {}).get("state") == "cancelled"
+        reason = "" if exit_code == 0 else ("cancelled" if cancelled else f"exit code {exit_code}")
+        results[job.key] = LocalResult(job.key, job_id, exit_code, reason)
+        notify(job.key, "completed" if exit_code == 0 else ("cancelled" if cancelled else f"failed (exit code {exit_code})"))
     return list(results.values())

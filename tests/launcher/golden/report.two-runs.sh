@@ -150,9 +150,10 @@ ance_requeue() {  # EXIT_CODE: the stage checkpointed and asks to run again
 ance_finish() {
     local rc=$1 via_launcher=${2:-0}
     if ((ance_terminated)); then
+        # Cancelled, whatever the stage answered (99 included): 143 = killed by TERM, never requeued.
         ance_record cancelled "$rc" "$(ance_now)"
-        ance_log "stopped by SIGTERM (exit $rc)"
-        exit "$rc"
+        ance_log "stopped by SIGTERM (the stage exited $rc)"
+        exit 143
     fi
     if ((rc == 99)) || ((ance_signalled && via_launcher && rc != 0)); then
         ance_requeue "$rc"

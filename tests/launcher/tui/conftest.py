@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from helpers.report_runs import write_run, write_study  # noqa: F401  (re-exported for the tests)
 from launcher.slurm import Slurm
 from launcher.tui.app import LauncherApp
 from launcher.tui.session import Session

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from helpers.report_runs import write_run
 from launcher.tui.app import LauncherApp
 from launcher.tui.screens.jobs import JobsScreen
 from launcher.tui.screens.results import ResultsScreen
@@ -17,31 +18,7 @@ from launcher.tui.screens.submit import SubmitScreen
 from launcher.tui.widgets.job_table import JobTable
 from launcher.tui.widgets.log_follower import LogFollower
 from launcher.tui.widgets.strategy_table import StrategyTable
-from tui_helpers import screen_text, wait_for
-from conftest import write_run
-
-JOB_TIMEOUT = 120  # a stage starts a Python with torch: seconds on a loaded 2-core machine
-
-
-def states(screen: JobsScreen, submission: str) -> dict[str, str]:
-    return {row.label: row.status.state for row in screen.rows if row.submission.id == submission}
-
-
-async def submit(pilot, experiment: str, keys: tuple[str, ...], answer: str) -> str:
-    """Select `experiment`, press `keys` on the script screen, then `s` and `answer` in the modal."""
-    app = pilot.app
-    await wait_for(pilot, lambda: app.session.entries, what="the experiments")
-    app.session.selected = next(e.source for e in app.session.entries if e.label == experiment)
-    await pilot.press("2", *keys)
-    await pilot.pause()
-    shown = app.screen.view.job.key
-    await pilot.press("s")
-    await wait_for(pilot, lambda: isinstance(app.screen, SubmitScreen), what="the submit modal")
-    submission = app.screen.plan.submission_id
-    assert app.screen.only == shown  # "only" submits the job whose script is shown
-    await pilot.press(answer)
-    await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen), what="the jobs screen")
-    return submission
+from tui_helpers import JOB_TIMEOUT, screen_text, states, submit, wait_for
 
 
 async def test_failing_chain_shows_failed_with_its_log_and_the_rest_not_run(app: LauncherApp):

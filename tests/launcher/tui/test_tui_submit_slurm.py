@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers.report_runs import write_run
 from launcher.tui.app import LauncherApp
 from launcher.tui.screens.jobs import JobsScreen
 from launcher.tui.widgets.log_follower import LogFollower
-from test_tui_submit_local import JOB_TIMEOUT, states, submit
-from tui_helpers import screen_text, wait_for
-from conftest import write_run
+from tui_helpers import JOB_TIMEOUT, screen_text, states, submit, wait_for
 
 pytestmark = pytest.mark.slurm
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from launcher.tui.screens.jobs import JobsScreen
+from launcher.tui.screens.submit import SubmitScreen
+
+JOB_TIMEOUT = 120  # a stage starts a Python with torch: seconds on a loaded 2-core machine
+
 
 async def wait_for(pilot, condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
     """Let the app run until `condition()` holds (workers, timers and threads land meanwhile)."""
@@ -18,3 +23,24 @@ async def wait_for(pilot, condition: Callable[[], object], timeout: float = 30.0
 def screen_text(app) -> str:
     """The screen as plain text, as a user would read it."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def states(screen: JobsScreen, submission: str) -> dict[str, str]:
+    return {row.label: row.status.state for row in screen.rows if row.submission.id == submission}
+
+
+async def submit(pilot, experiment: str, keys: tuple[str, ...], answer: str) -> str:
+    """Select `experiment`, press `keys` on the script screen, then `s` and `answer` in the modal."""
+    app = pilot.app
+    await wait_for(pilot, lambda: app.session.entries, what="the experiments")
+    app.session.selected = next(e.source for e in app.session.entries if e.label == experiment)
+    await pilot.press("2", *keys)
+    await pilot.pause()
+    shown = app.screen.view.job.key
+    await pilot.press("s")
+    await wait_for(pilot, lambda: isinstance(app.screen, SubmitScreen), what="the submit modal")
+    submission = app.screen.plan.submission_id
+    assert app.screen.only == shown  # "only" submits the job whose script is shown
+    await pilot.press(answer)
+    await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen), what="the jobs screen")
+    return submission

@@ -1,0 +1,144 @@
+"""The jobs screen: no SLURM here, cancel with confirmation, the log pane following a growing file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from textual.app import App, ComposeResult
+
+from helpers.report_runs import write_run
+from launcher.status import JobStatus
+from launcher.tui.app import LauncherApp
+from launcher.tui.screens.confirm import ConfirmScreen
+from launcher.tui.screens.jobs import JobsScreen
+from launcher.tui.tracking import settled
+from launcher.tui.widgets.job_table import JobTable
+from launcher.tui.widgets.log_follower import LogFollower
+from tui_helpers import JOB_TIMEOUT, screen_text, states, submit, wait_for
+
+SLURM_COMMANDS = {"sbatch", "squeue", "sinfo", "sacct", "scancel", "scontrol", "srun", "salloc", "sattach", "sstat"}
+
+LONG = """\
+name: long
+description: a real BM25 warm-up on the built-in corpus: minutes of CPU, so it is still running when cancelled
+seeds: [0]
+data:
+  dataset: builtin:debian-10pct
+resources:
+  executor: local
+"""
+
+
+@pytest.fixture
+def no_slurm(tmp_path: Path, monkeypatch) -> None:
+    """A PATH with every command of this machine but SLURM's, as on a laptop."""
+    bin_dir = tmp_path / "bin-without-slurm"
+    bin_dir.mkdir()
+    for folder in os.environ["PATH"].split(os.pathsep):
+        if not os.path.isdir(folder):
+            continue
+        for name in os.listdir(folder):
+            target = bin_dir / name
+            if name not in SLURM_COMMANDS and not target.exists():
+                target.symlink_to(Path(folder) / name)
+    monkeypatch.setenv("PATH", str(bin_dir))
+
+
+async def test_without_slurm_the_screen_says_so_and_local_jobs_still_run(app: LauncherApp, workdir: Path, no_slurm):
+    write_run(workdir / "runs", "top20", 0, {0: 0.50, 1: 0.55})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.slurm_problem, what="the SLURM check")
+        text = screen_text(app)
+        assert "SLURM is not available here (sinfo is not installed here" in text
+        assert "Local jobs still work" in text
+        assert "no submissions under runs yet" in text
+
+        submission = await submit(pilot, "top20.yaml", ("t", "t", "t"), "o")  # the report job, local executor
+        screen = app.screen
+        await wait_for(pilot, lambda: states(screen, submission).get("report") == "COMPLETED", JOB_TIMEOUT, "report COMPLETED")
+
+
+async def test_cancel_a_running_local_job_asks_then_stops_it_and_its_dependants(app: LauncherApp, workdir: Path):
+    (workdir / "experiments" / "long.yaml").write_text(LONG)
+    async with app.run_test(size=(100, 30)) as pilot:
+        submission = await submit(pilot, "long.yaml", (), "y")
+        screen = app.screen
+        await wait_for(pilot, lambda: states(screen, submission).get("warmup.s0") == "RUNNING", JOB_TIMEOUT, "warmup RUNNING")
+        assert screen.query_one(JobTable).selected().label == "warmup.s0"
+
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        assert "Cancel warmup.s0 (job local1)" in screen_text(app)
+        await pilot.press("n")  # keep it: nothing happens
+        await pilot.pause(0.5)
+        assert states(screen, submission)["warmup.s0"] == "RUNNING"
+
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: states(screen, submission).get("warmup.s0") == "CANCELLED", JOB_TIMEOUT, "warmup CANCELLED")
+        await wait_for(pilot, lambda: not app.session.running_local, JOB_TIMEOUT, "the local chain to end")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: states(screen, submission).get("report") == "NOT_RUN", 30)
+        assert states(screen, submission) == {"warmup.s0": "CANCELLED", "run.long.s0": "NOT_RUN", "report": "NOT_RUN"}
+
+
+@pytest.mark.slurm
+async def test_cancel_a_pending_slurm_job(app: LauncherApp, slurm_up):
+    """The run job waits (afterok) for the warm-up; cancelled meanwhile, it never runs."""
+    async with app.run_test(size=(100, 30)) as pilot:
+        submission = await submit(pilot, "top20.yaml", ("e",), "y")
+        screen = app.screen
+        await wait_for(pilot, lambda: states(screen, submission).get("run.top20.s0") == "PENDING", JOB_TIMEOUT, "run PENDING")
+        table = screen.query_one(JobTable)
+        row = next(r for r in screen.rows if r.submission.id == submission and r.label == "run.top20.s0")
+        table.move_cursor(row=table.get_row_index(row.key))
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: states(screen, submission).get("run.top20.s0") == "CANCELLED", JOB_TIMEOUT, "run CANCELLED")
+        await wait_for(pilot, lambda: states(screen, submission).get("report") == "NOT_RUN", JOB_TIMEOUT, "report NOT_RUN")
+
+
+async def test_finished_jobs_are_not_cancelled(app: LauncherApp, workdir: Path):
+    write_run(workdir / "runs", "top20", 0, {0: 0.50, 1: 0.55})
+    async with app.run_test(size=(100, 30)) as pilot:
+        submission = await submit(pilot, "top20.yaml", ("t", "t", "t"), "o")
+        screen = app.screen
+        await wait_for(pilot, lambda: states(screen, submission).get("report") == "COMPLETED", JOB_TIMEOUT)
+        await pilot.press("c")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+
+
+class _LogApp(App):
+    def compose(self) -> ComposeResult:
+        yield LogFollower()
+
+
+async def test_log_follower_polls_a_growing_file_and_rereads_a_restarted_one(tmp_path: Path):
+    log_file = tmp_path / "job.out"
+    app = _LogApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        follower = app.query_one(LogFollower)
+        follower.follow(log_file)
+        await wait_for(pilot, lambda: any("not started" in line for line in follower.lines), 5)
+
+        log_file.write_text("first line\nhalf a li")
+        await wait_for(pilot, lambda: follower.lines[:2] == ["first line", "half a li"], 5, "the first read")
+        with open(log_file, "a") as handle:
+            handle.write("ne\nthird\n")
+        await wait_for(pilot, lambda: follower.lines[:3] == ["first line", "half a line", "third"], 5, "the appended text")
+
+        log_file.write_text("requeued\n")  # shorter than before: a new log
+        await wait_for(pilot, lambda: follower.lines[0] == "requeued", 5, "the restarted log")
+        assert "first line" not in follower.lines
+
+
+def test_a_local_chain_between_two_jobs_is_not_settled():
+    done = JobStatus("warmup.s0", "local1", "ance.warmup.s0", "COMPLETED")
+    waiting = JobStatus("run.x.s0", None, "ance.run.x.s0", "NOT_SUBMITTED")
+    assert settled(done) and not settled(waiting)
