@@ -56,9 +56,13 @@ def build_eligible(base_ids: np.ndarray, positives: PositiveSets) -> EligibleLis
         return EligibleList(length, np.zeros((rows, 0), np.int32), np.zeros(rows, np.int64), empty,
                             np.zeros((0, width), np.int64))
 
-    needs_table = _repeats_and_padding(base_ids, length)
-    skips, skip_counts, overflow = _positive_skips(base_ids, positives)
-    needs_table |= overflow
+    # Both scans below read only the low 32 bits of each id: half the memory traffic.
+    # Equal ids have equal low bits, so nothing is missed; ids that merely share low
+    # bits only send their row to the exact table.
+    low = np.ascontiguousarray(_low_32_bits(base_ids))
+    skips, skip_counts, needs_table = _positive_skips(base_ids, low, positives)
+    low.sort(axis=1)  # in place: the positive scan above needed the original order
+    needs_table |= _repeats_and_padding(base_ids, low, length)
     length -= skip_counts
 
     table_rows = np.flatnonzero(needs_table)
@@ -70,17 +74,56 @@ def build_eligible(base_ids: np.ndarray, positives: PositiveSets) -> EligibleLis
     return EligibleList(length, skips, skip_counts, table_rows, table)
 
 
-def _repeats_and_padding(base_ids: np.ndarray, length: np.ndarray) -> np.ndarray:
+def _low_32_bits(ids: np.ndarray) -> np.ndarray:
+    """The low half of every int64 id as int32, read in place (a strided view, no arithmetic)."""
+    halves = ids.view(np.int32)
+    return halves[..., ::2] if np.little_endian else halves[..., 1::2]
+
+
+def _positive_skips(
+    base_ids: np.ndarray, low: np.ndarray, positives: PositiveSets
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each row's positives sit: (skips ascending, count, rows that need the exact table).
+
+    A row goes to the table when it holds more than MAX_SPARSE_SKIPS positives or when a
+    low-bits match is not the positive itself (a false match could hide the real one).
+    Rows with repeated ids go to the table anyway, so elsewhere each positive occurs at
+    most once and argmax finds its only place.
+    """
+    rows_total, width = base_ids.shape
+    counts = positives.counts
+    most = int(counts.max(initial=0))
+    skips = np.full((rows_total, min(most, MAX_SPARSE_SKIPS)), width, dtype=np.int32)
+    found = np.zeros(rows_total, dtype=np.int64)
+    needs_table = np.zeros(rows_total, dtype=bool)
+    for t in range(most):
+        # The first positive of every query: whole arrays. Further ones: only the few rows that have them.
+        rows = np.arange(rows_total) if t == 0 else np.flatnonzero(counts > t)
+        wanted = positives.slot(t)[rows]
+        hits = (low if t == 0 else low[rows]) == _low_32_bits(wanted)[:, None]
+        hit = hits.any(axis=1)
+        columns = hits.argmax(axis=1)
+        exact = base_ids[rows, columns] == wanted
+        needs_table[rows[hit & ~exact]] = True
+        keep = hit & exact & (found[rows] < MAX_SPARSE_SKIPS)
+        needs_table[rows[hit & exact & ~keep]] = True
+        rows, columns = rows[keep], columns[keep]
+        skips[rows, found[rows]] = columns
+        found[rows] += 1
+    if skips.shape[1] > 1:
+        skips.sort(axis=1)
+    return skips, found, needs_table
+
+
+def _repeats_and_padding(base_ids: np.ndarray, sorted_low: np.ndarray, length: np.ndarray) -> np.ndarray:
     """Rows needing the exact table (an id occurs twice, or ids follow a -1 padding entry).
     Also shortens `length` to the valid prefix of padded rows.
 
-    Sorting each row's values is the cheap test for repeats; sorting only the low
-    32 bits of each id halves it. Equal ids have equal low bits, so no repeat is
-    missed; ids that merely share low bits, padding, and ids whose low bits read
-    as negative make a row a suspect, which the exact int64 check clears.
+    Sorted values are the cheap test for repeats. Here they are the low 32 bits, so
+    ids that merely share low bits, padding (-1), and ids whose low bits read as
+    negative make a row a suspect, which the exact int64 check then clears.
     """
-    low = np.sort(_low_32_bits(base_ids), axis=1)
-    suspects = np.flatnonzero((low[:, 1:] == low[:, :-1]).any(axis=1) | (low[:, 0] < 0))
+    suspects = np.flatnonzero((sorted_low[:, 1:] == sorted_low[:, :-1]).any(axis=1) | (sorted_low[:, 0] < 0))
     irregular = np.zeros(base_ids.shape[0], dtype=bool)
     if suspects.size:
         ids = base_ids[suspects]
@@ -99,47 +142,6 @@ def _repeats_and_padding(base_ids: np.ndarray, length: np.ndarray) -> np.ndarray
         length[suspects] = first_pad
         irregular[suspects] = repeats | (valid.sum(axis=1) != first_pad)
     return irregular
-
-
-def _low_32_bits(ids: np.ndarray) -> np.ndarray:
-    """The low half of every int64 id as int32, read in place (a strided view, no arithmetic)."""
-    halves = ids.view(np.int32)
-    return halves[:, ::2] if np.little_endian else halves[:, 1::2]
-
-
-def _positive_skips(base_ids: np.ndarray, positives: PositiveSets) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Base indices of the positives found in each row (ascending), their count, rows with too many.
-
-    Rows are taken to be free of repeats (rows with repeats use the table), so each
-    positive id occurs at most once and argmax finds its only place.
-    """
-    rows_total, width = base_ids.shape
-    counts = positives.counts
-    most = int(counts.max(initial=0))
-    skips = np.full((rows_total, min(most, MAX_SPARSE_SKIPS)), width, dtype=np.int32)
-    found = np.zeros(rows_total, dtype=np.int64)
-    overflow = np.zeros(rows_total, dtype=bool)
-    if most == 0:
-        return skips, found, overflow
-    # First positive of every query: whole-array operations, no row selection.
-    hits = base_ids == positives.slot(0)[:, None]
-    hit = hits.any(axis=1)
-    skips[:, 0] = np.where(hit, hits.argmax(axis=1), width)
-    found += hit
-    # Further positives: only the (few) queries that have them.
-    for t in range(1, most):
-        rows = np.flatnonzero(counts > t)
-        hits = base_ids[rows] == positives.slot(t)[rows, None]
-        hit = hits.any(axis=1)
-        rows, cols = rows[hit], hits[hit].argmax(axis=1)
-        full = found[rows] >= MAX_SPARSE_SKIPS
-        overflow[rows[full]] = True
-        rows, cols = rows[~full], cols[~full]
-        skips[rows, found[rows]] = cols
-        found[rows] += 1
-    if skips.shape[1] > 1:
-        skips.sort(axis=1)
-    return skips, found, overflow
 
 
 def _explicit_table(base_ids: np.ndarray, positives: PositiveSets) -> tuple[np.ndarray, np.ndarray]:

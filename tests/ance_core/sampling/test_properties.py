@@ -71,12 +71,23 @@ def ranking_strategy(draw):
         if top_k and draw(st.booleans()):  # and a -1 in the middle, which faiss never does
             ids[q, draw(st.integers(0, top_k - 1))] = -1
     counts = [draw(st.integers(0, 5)) for _ in range(queries)]
-    positives = [rng.integers(0, id_range + 1, size=c).tolist() for c in counts]
+    positives = [rng.integers(0, id_range + 1, size=c) for c in counts]
+    if draw(st.booleans()):  # ids past 2**32 that share their low 32 bits (the samplers scan those)
+        sign_bit = draw(st.booleans())
+        ids, positives = widen(ids, sign_bit), [widen(p, sign_bit) for p in positives]
+    positives = [p.tolist() for p in positives]
     # Scores descend along a row, like a ranking; positive scores fall anywhere, some unknown.
     scores = np.sort(rng.normal(size=(queries, top_k)).astype(np.float32), axis=1)[:, ::-1].copy()
     positive_scores = rng.normal(size=queries)
     positive_scores[rng.random(queries) < 0.2] = np.nan
     return ids, positives, scores, positive_scores
+
+
+def widen(ids: np.ndarray, sign_bit: bool) -> np.ndarray:
+    """Map ids v to (v mod 7) + (v div 7)·2**32 (+ 2**31): equal ids stay equal, different
+    ids share low bits, and with sign_bit the low bits read as negative int32."""
+    wide = np.where(ids >= 0, ids % 7 + (ids // 7) * 2**32 + (2**31 if sign_bit else 0), -1)
+    return wide.astype(np.int64)
 
 
 def run(segment, ranking, seed=0):
