@@ -8,7 +8,6 @@ controller does not answer, or sbatch rejected the script (with its message).
 from __future__ import annotations
 
 import logging
-import os
 import re
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -63,7 +62,7 @@ class Slurm:
     """The SLURM commands, run as subprocesses. `env` overrides the environment (e.g. SLURM_CONF)."""
 
     def __init__(self, env: Mapping[str, str] | None = None, timeout: float = 60.0):
-        self.env = dict(os.environ if env is None else env)
+        self.env = None if env is None else dict(env)  # None: the environment at each call (sbatch exports it)
         self.timeout = timeout
 
     # ------------------------------------------------------------ plumbing

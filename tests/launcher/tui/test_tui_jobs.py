@@ -22,7 +22,7 @@ SLURM_COMMANDS = {"sbatch", "squeue", "sinfo", "sacct", "scancel", "scontrol", "
 
 LONG = """\
 name: long
-description: a real BM25 warm-up on the built-in corpus: minutes of CPU, so it is still running when cancelled
+description: "a real BM25 warm-up on the built-in corpus: minutes of CPU, so it still runs when cancelled"
 seeds: [0]
 data:
   dataset: builtin:debian-10pct

@@ -12,16 +12,16 @@ from launcher.tui.screens.path_prompt import PathPromptScreen
 from launcher.tui.screens.script import ScriptScreen
 from launcher.tui.screens.submit import SubmitScreen
 from launcher.tui.scripts import ScriptOptions, preview
+from launcher.tui.session import Session
 from launcher.tui.widgets.code_view import CodeView
 from launcher.tui.widgets.notice import Notice
 from launcher.tui.widgets.problem_list import ProblemList
-from tui_helpers import screen_text, wait_for
+from tui_helpers import select_experiment, screen_text, wait_for
 
 
 async def open_script(pilot, name: str) -> ScriptScreen:
     app = pilot.app
-    await wait_for(pilot, lambda: app.session.entries, what="the experiments")
-    app.session.selected = next(e.source for e in app.session.entries if e.label == name)
+    await select_experiment(pilot, name)
     await pilot.press("2")
     await wait_for(pilot, lambda: isinstance(app.screen, ScriptScreen))
     await pilot.pause()
@@ -104,13 +104,15 @@ async def test_write_saves_the_shown_script(app: LauncherApp, workdir: Path):
         assert written.stat().st_mode & 0o111
 
 
-async def test_nothing_selected_says_where_to_pick(app: LauncherApp):
+async def test_nothing_selected_says_where_to_pick(tmp_path: Path):
+    (tmp_path / "empty").mkdir()
+    app = LauncherApp(Session.create(["empty"], workdir=str(tmp_path)))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.session.entries)
-        app.session.selected = None
+        await app.workers.wait_for_complete()
         await pilot.press("2")
         await pilot.pause()
         assert "pick one on the Experiments screen" in screen_text(app)
+        assert app.screen.check_action("submit", ()) is None
 
 
 def test_run_multinode_on_one_node_renders_for_reference(workdir: Path):

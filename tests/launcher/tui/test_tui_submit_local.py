@@ -18,13 +18,12 @@ from launcher.tui.screens.submit import SubmitScreen
 from launcher.tui.widgets.job_table import JobTable
 from launcher.tui.widgets.log_follower import LogFollower
 from launcher.tui.widgets.strategy_table import StrategyTable
-from tui_helpers import JOB_TIMEOUT, screen_text, states, submit, wait_for
+from tui_helpers import select_experiment, JOB_TIMEOUT, screen_text, states, submit, wait_for
 
 
 async def test_failing_chain_shows_failed_with_its_log_and_the_rest_not_run(app: LauncherApp):
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.session.entries)
-        app.session.selected = next(e.source for e in app.session.entries if e.label == "top20.yaml")
+        await select_experiment(pilot, "top20.yaml")
         await pilot.press("2", "s")
         await wait_for(pilot, lambda: isinstance(app.screen, SubmitScreen))
         modal = screen_text(app)

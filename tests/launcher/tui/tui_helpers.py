@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from launcher.tui.screens.experiments import ExperimentsScreen
 from launcher.tui.screens.jobs import JobsScreen
 from launcher.tui.screens.submit import SubmitScreen
+from launcher.tui.widgets.experiment_table import ExperimentTable
 
 JOB_TIMEOUT = 120  # a stage starts a Python with torch: seconds on a loaded 2-core machine
 
@@ -29,13 +31,25 @@ def states(screen: JobsScreen, submission: str) -> dict[str, str]:
     return {row.label: row.status.state for row in screen.rows if row.submission.id == submission}
 
 
+async def select_experiment(pilot, label: str) -> None:
+    """Put the experiment list's cursor on `label`, as a user does (the screens follow the cursor)."""
+    app = pilot.app
+    if not isinstance(app.screen, ExperimentsScreen):
+        await pilot.press("1")
+    table = app.screen.query_one(ExperimentTable)
+    await wait_for(pilot, lambda: table.row_count > 0, what="the experiment list")
+    source = next(e.source for e in app.session.entries if e.label == label)
+    table.move_cursor(row=table.get_row_index(str(source)))
+    await wait_for(pilot, lambda: app.session.selected == source, what=f"{label} to be selected")
+
+
 async def submit(pilot, experiment: str, keys: tuple[str, ...], answer: str) -> str:
     """Select `experiment`, press `keys` on the script screen, then `s` and `answer` in the modal."""
     app = pilot.app
-    await wait_for(pilot, lambda: app.session.entries, what="the experiments")
-    app.session.selected = next(e.source for e in app.session.entries if e.label == experiment)
+    await select_experiment(pilot, experiment)
     await pilot.press("2", *keys)
     await pilot.pause()
+    assert not app.screen.view.problems, app.screen.view.problems
     shown = app.screen.view.job.key
     await pilot.press("s")
     await wait_for(pilot, lambda: isinstance(app.screen, SubmitScreen), what="the submit modal")
