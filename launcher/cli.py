@@ -126,6 +126,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         except AnceError as exc:
             problems[str(item.source)] = str(exc)
     out_console.print(views.validation_table(loaded, problems))
+    for item in loaded:
+        if item.error or str(item.source) in problems:
+            out_console.print(Text(str(item.error or problems[str(item.source)]), style="red"), soft_wrap=True)
     bad = sum(1 for item in loaded if item.error) + len(problems)
     return 2 if bad else 0
 

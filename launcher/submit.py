@@ -12,6 +12,7 @@ from ance_core.errors import InputError, Problem
 from launcher.local import LocalResult, run_local
 from launcher.paths import check_sbatch_path, resolve_experiment
 from launcher.plan import Plan, write_plan
+from launcher.render import check_resources
 from launcher.records import Submission, load_submission, set_job_ids
 from launcher.slurm import Slurm, SlurmError
 
@@ -26,6 +27,7 @@ def resolve_all(loaded: Iterable[tuple[Path, Experiment]], workdir: str | Path, 
     for source, experiment in loaded:
         exp = resolve_experiment(experiment, workdir, runs, source=source)
         check_sbatch_path(exp.outputs.root, "outputs.root", source)
+        check_resources(exp, source)
         resolved.append((str(source), exp))
     check_sbatch_path(str(workdir), "working directory (where ance-launch runs)")
     return resolved

@@ -86,8 +86,8 @@ def validation_table(loaded: list[Loaded], problems: dict[str, str]) -> Table:
         table.add_column(column, overflow="fold")
     for item in loaded:
         exp = item.experiment
-        error = str(item.error) if item.error else problems.get(str(item.source))
-        result = Text(error, style="red") if error else Text("ok", style="green")
+        error = item.error or problems.get(str(item.source))
+        result = Text("invalid (below)", style="red") if error else Text("ok", style="green")
         if exp is None:
             table.add_row(str(item.source), "", "", "", "", result)
         else:

@@ -1,0 +1,82 @@
+"""`ance-launch` commands, in-process (cli.main) so their exit codes and output are checked directly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from launcher import cli
+from launcher.submit import launch
+from launcher_helpers import make_plan
+
+
+@pytest.fixture
+def exp_file(tmp_path):
+    path = tmp_path / "top20.yaml"
+    path.write_text(
+        "name: top20\nseeds: [0, 1]\noutputs: {root: runs}\n"
+        "resources: {executor: slurm, partition: gpu, gpus: 1, time: '02:00:00'}\n"
+    )
+    return path
+
+
+def test_validate_reports_each_file_and_fails_on_a_bad_one(exp_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["validate", str(exp_file)]) == 0
+    assert "ok" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nresources: {time: '05:00'}\n")  # five minutes: USR1 at once
+    assert cli.main(["validate", str(exp_file), str(bad)]) == 2
+    out = capsys.readouterr().out
+    assert f"{bad}: resources.signal_seconds: expected less than the time limit" in out.replace("\n", "")
+
+
+def test_render_prints_the_script_of_the_chosen_job(exp_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["render", str(exp_file), "--template", "warmup", "--seed", "1"]) == 0
+    script = capsys.readouterr().out
+    assert script.startswith("#!/bin/bash\n#SBATCH --job-name=ance.warmup.s1\n")
+    assert "#SBATCH --partition=gpu" in script and "#SBATCH --gres=gpu:1" in script
+    assert f"warmup --config {tmp_path}/runs/_jobs/preview/experiments/top20.yaml --seed 1" in script
+    assert cli.main(["render", str(exp_file), "--seed", "7"]) == 2  # not one of its seeds
+
+
+def test_submit_dry_run_shows_the_plan_and_writes_nothing(exp_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["submit", str(exp_file), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    for key in ("warmup.s0", "warmup.s1", "run.top20.s0", "run.top20.s1", "report"):
+        assert key in out
+    assert "nothing written" in out and not (tmp_path / "runs").exists()
+
+
+def test_reproduce_all_dry_run_discovers_the_profile(tmp_path, capsys, monkeypatch):
+    profile = tmp_path / "experiments" / "embedded"
+    profile.mkdir(parents=True)
+    (profile / "_base.yaml").write_text("seeds: [0]\n")
+    for name in ("top20", "random20"):
+        (profile / f"{name}.yaml").write_text(f"extends: _base.yaml\nname: {name}\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["reproduce-all", "--profile", "embedded", "--executor", "local", "--runs", "out", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "run.top20.s0" in out and "run.random20.s0" in out and "_base" not in out
+    assert cli.main(["reproduce-all", "--profile", "msmarco-10", "--dry-run"]) == 2
+
+
+def test_status_logs_and_json_after_a_local_run(make_experiment, stand_in, tmp_path, capsys):
+    submission, _ = launch(make_plan([make_experiment()], tmp_path, "local", stand_in))
+    runs = str(tmp_path / "runs")
+    assert cli.main(["status", "--runs", runs, "--json"]) == 0
+    [doc] = json.loads(capsys.readouterr().out)
+    assert doc["submission"] == submission.id
+    assert [(job["key"], job["state"]) for job in doc["jobs"]] == [
+        ("warmup.s0", "COMPLETED"), ("run.top20.s0", "COMPLETED"), ("report", "COMPLETED")]
+    assert all(job["start"] <= job["end"] for job in doc["jobs"])
+
+    assert cli.main(["logs", "run.top20.s0", "--runs", runs]) == 0
+    assert "stand-in run: finished" in capsys.readouterr().out
+    assert cli.main(["logs", f"{submission.id}/report", "--runs", runs, "--lines", "1"]) == 0
+    assert capsys.readouterr().out.count("\n") == 1
+    assert cli.main(["logs", "no-such-job", "--runs", runs]) == 2
+    assert cli.main(["status", "--runs", str(tmp_path / "empty")]) == 2
