@@ -32,7 +32,7 @@ def main(args: argparse.Namespace) -> int:
     from ance_core.train import distributed as D
     from ance_core.train.loop import run
     from ance_core.train.rundir import default_run_dir
-    from ance_core.train.runtime import deterministic, experiment_for
+    from ance_core.train.runtime import experiment_for, setup_process
     from ance_core.train.signals import Requeue, stop_on_signals
 
     # ---- setup: everything cheap is checked before a model is loaded
@@ -40,7 +40,7 @@ def main(args: argparse.Namespace) -> int:
     if experiment.ance.mode == "sync" and args.role != "all":
         raise InputError.single(args.config, "--role", "'all' with ance.mode 'sync' (roles split an async run)", args.role)
     run_dir = args.out or default_run_dir(experiment, seed)
-    deterministic()
+    setup_process(experiment)
     dist = D.init_distributed()
     if dist.active and args.role == "refresher":
         raise InputError.single(args.config, "--role", "'refresher' as one process (torchrun is for the trainer)", args.role)

@@ -31,7 +31,7 @@ def main(args: argparse.Namespace) -> int:
     from ance_core.train.checkpoint import latest_checkpoint
     from ance_core.train.loop import Run, build_session, prepare_start
     from ance_core.train.negatives import newest_complete
-    from ance_core.train.runtime import deterministic, experiment_for
+    from ance_core.train.runtime import experiment_for, setup_process
     from ance_core.train.signals import Requeue, stop_on_signals
 
     # ---- setup
@@ -39,7 +39,7 @@ def main(args: argparse.Namespace) -> int:
     steps = experiment.ance.refresh_every if args.steps is None else args.steps
     if steps < 1:
         raise InputError.single(None, "--steps", "a positive number of steps", steps)
-    deterministic()
+    setup_process(experiment)
     dist = D.init_distributed()
     if dist.main:
         rundir.prepare(args.run_dir, experiment, "train")

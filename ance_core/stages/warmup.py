@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ance_core.train import distributed as D
-    from ance_core.train.runtime import deterministic, experiment_for
+    from ance_core.train.runtime import experiment_for, setup_process
     from ance_core.train.signals import Requeue, stop_on_signals
     from ance_core.train.warmup import start_checkpoint
 
@@ -33,7 +33,7 @@ def main(args: argparse.Namespace) -> int:
         start = experiment.warmup.init_checkpoint or experiment.model.name
         log.info("warmup.enabled is false: runs start from %s, nothing to train", start)
         return 0
-    deterministic()
+    setup_process(experiment)
     dist = D.init_distributed()
     with stop_on_signals() as stop:
         try:

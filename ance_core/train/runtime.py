@@ -21,9 +21,13 @@ def experiment_for(args: argparse.Namespace) -> tuple[Experiment, int]:
     return for_seed(load_experiment(args.config, args.set), args.seed)
 
 
-def deterministic() -> None:
-    """Deterministic kernels where torch has them (CPU: all we use), warnings where it does not."""
+def setup_process(experiment: Experiment) -> None:
+    """Deterministic kernels where torch has them (CPU: all we use), warnings where it does not;
+    CPU threads = resources.cpus unless OMP_NUM_THREADS says otherwise (torch would take every core
+    of the node, and on a busy machine idle-spinning OpenMP threads cost more than they bring)."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     import torch
 
     torch.use_deterministic_algorithms(True, warn_only=True)
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(experiment.resources.cpus)

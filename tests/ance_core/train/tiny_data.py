@@ -10,30 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
+from ance_core.selftest import write_word_dataset
 from helpers.tiny_models import TINY_TEXTS
 
 WORDS = sorted({w for text in TINY_TEXTS for w in text.split() if len(w) > 2})
 
 
-def write_tiny_dataset(folder: str | Path, passages: int = 240, train: int = 160, dev: int = 40, seed: int = 0) -> Path:
-    rng = np.random.default_rng(seed)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    texts = [" ".join(rng.choice(WORDS, size=8, replace=False)) for _ in range(passages)]
-    (folder / "collection.tsv").write_text("".join(f"p{i}\t{t}\n" for i, t in enumerate(texts)))
-    owners = rng.permutation(passages)[: train + dev]
-    for split, chosen in (("train", owners[:train]), ("dev", owners[train:])):
-        queries, qrels = [], []
-        for n, pid in enumerate(chosen):
-            words = texts[pid].split()
-            picked = list(rng.choice(words, size=3, replace=False)) + [str(rng.choice(WORDS))]
-            queries.append(f"{split}{n}\t{' '.join(picked)}\n")
-            qrels.append(f"{split}{n}\t0\tp{pid}\t1\n")
-        (folder / f"queries.{split}.tsv").write_text("".join(queries))
-        (folder / f"qrels.{split}.tsv").write_text("".join(qrels))
-    return folder
+def write_tiny_dataset(folder: str | Path, **sizes) -> Path:
+    return write_word_dataset(folder, WORDS, **sizes)
 
 
 def tiny_experiment_dict(model_dir: Path, data_dir: Path, root: Path, **sections) -> dict:
