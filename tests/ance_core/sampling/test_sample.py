@@ -162,3 +162,12 @@ def test_bad_positive_offsets_are_rejected():
         PositiveSets.from_csr(np.array([0, 3, 2]), np.array([1, 2]))
     with pytest.raises(InputError, match="pos_ids"):
         PositiveSets.from_csr(np.array([0, 1]), np.array([-4]))
+
+
+def test_ids_sharing_the_low_32_bits_of_a_positive_are_told_apart():
+    # The samplers scan low 32 bits first; 5 + 2**32 looks like 5 there but is another passage.
+    twin = 5 + 2**32
+    ids = np.array([[twin, 5, 7], [7, twin, 8]], dtype=np.int64)
+    result = sample_negatives(TopSegment(windows=[(0, 3)], n=3), ids, PositiveSets.from_lists([[5], [5]]))
+    assert result.negatives_of(0) == [twin, 7]
+    assert result.negatives_of(1) == [7, twin, 8]
