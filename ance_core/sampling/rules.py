@@ -54,14 +54,14 @@ def take_uniform(rng: np.random.Generator, available: np.ndarray, n: int) -> np.
 def take_weighted(rng: np.random.Generator, log_weights: np.ndarray, n: int) -> np.ndarray:
     """n slots without replacement, each draw ∝ exp(log_weight) among the slots left (-inf: never).
 
-    Gumbel top-n: adding Gumbel noise to the log-weights and keeping the n largest
-    is exactly successive sampling without replacement (what torch.multinomial
-    does in SimANS), for all rows in one pass.
+    Gumbel top-n: adding Gumbel noise (-log of a standard exponential) to the
+    log-weights and keeping the n largest is exactly successive sampling without
+    replacement (what torch.multinomial does in SimANS), for all rows in one pass.
     """
     rows, width = log_weights.shape
-    keys = log_weights + rng.gumbel(size=log_weights.shape)
+    keys = log_weights - np.log(rng.standard_exponential(size=log_weights.shape, dtype=np.float32))
     if width > n:
-        top = np.argpartition(-keys, n - 1, axis=1)[:, :n]
+        top = np.argpartition(keys, width - n, axis=1)[:, width - n :]  # the n largest, unordered
     else:
         top = np.broadcast_to(np.arange(width), (rows, width))
     chosen = np.where(np.isfinite(np.take_along_axis(keys, top, axis=1)), top, -1)
@@ -80,8 +80,10 @@ def simans_log_weights(
     slot_scores: np.ndarray, positive_scores: np.ndarray, a: float, b: float
 ) -> np.ndarray:
     """SimANS: log p(neg) = -a·(s_neg - s_pos - b)² (+ const); rows without s_pos get equal weights."""
-    gap = slot_scores - positive_scores[:, None] - b
-    return np.where(np.isnan(positive_scores)[:, None], 0.0, -a * gap * gap)
+    gap = slot_scores - (positive_scores + b).astype(np.float32)[:, None]
+    log_weights = np.float32(-a) * gap * gap
+    log_weights[np.isnan(positive_scores)] = 0.0
+    return log_weights
 
 
 def perc_pos_keep(slot_scores: np.ndarray, positive_scores: np.ndarray, fraction: float) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""Alternatives the benchmarks compare against: faithful re-implementations, not library code."""

@@ -1,0 +1,19 @@
+"""The benchmark rows: one module per group, listed here (a closed registry, like the segment kinds).
+
+To add a group (encode, mine, search, train, ...):
+
+1. write `benchmarks/rows/<group>.py` with
+     GROUP = "<group>"
+     def run(options) -> list[benchmarks.harness.Row]
+   `options` has `queries` (the scale asked for), `scratch` (a temporary folder
+   for inputs both sides read) and `quick`. Measure each side with
+   `benchmarks.harness.measure(module, function, **kwargs)`: it runs the function
+   in a fresh process and returns its seconds and peak memory. Time only the work
+   being compared, on the same input files, with the same settings.
+2. add it to ROWS below. `python -m benchmarks --only <group>` then runs it and
+   merges its rows into benchmarks/results/<machine>.json, keeping other groups.
+"""
+
+ROWS = {
+    "samplers": "benchmarks.rows.samplers",
+}
