@@ -67,6 +67,9 @@ container-test: ## apptainer test ance.sif; with a GPU also a stage with --nv
 container-lock: install ## re-resolve containers/requirements.lock (uv, hashes; LOCK_PYTHON; needs PyPI)
 	$(BIN)/python containers/lock.py --python $(LOCK_PYTHON)
 
+bench: install ## run every benchmark row (ONLY=group to pick); writes benchmarks/results/<machine>.json and .md
+	$(BIN)/python -m benchmarks $(if $(ONLY),--only $(ONLY))
+
 clean: ## remove build outputs and caches (keeps .venv and runs/)
 	rm -rf build dist *.egg-info .pytest_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
