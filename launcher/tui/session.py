@@ -35,6 +35,16 @@ class Session:
         path = path.expanduser()
         return path if path.is_absolute() else Path(workdir) / path
 
+    def shown(self, path: Path | str) -> str:
+        """A path as the screens print it: relative to the working directory when inside it (80 columns are few)."""
+        path = Path(path)
+        if not path.is_absolute():
+            return str(path)
+        for base in (Path(self.workdir), Path(self.workdir).resolve()):
+            if path.is_relative_to(base):
+                return str(path.relative_to(base)) or "."
+        return str(path)
+
     def entry(self, source: Path | None = None) -> ExperimentEntry | None:
         source = source or self.selected
         return next((entry for entry in self.entries if entry.source == source), None)

@@ -72,7 +72,7 @@ A file with problems cannot be submitted.
         session.entries = entries
         if session.entry() is None:
             session.selected = entries[0].source if entries else None
-        folders = ", ".join(str(folder) for folder in session.experiment_dirs)
+        folders = ", ".join(session.shown(folder) for folder in session.experiment_dirs)
         bad = sum(1 for entry in entries if not entry.ok)
         if not entries:
             self.query_one("#notice", Notice).say(
@@ -103,7 +103,7 @@ A file with problems cannot be submitted.
             return
         lines = [line_of(entry.text, problem.where) for problem in entry.problems]
         problems.show(entry.problems, lines)
-        view.show_code(entry.text, "yaml", title=str(entry.source), marked={line for line in lines if line})
+        view.show_code(entry.text, "yaml", title=self.session.shown(entry.source), marked={line for line in lines if line})
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

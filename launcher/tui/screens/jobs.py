@@ -3,6 +3,7 @@ in a worker; the selected job's log followed below; cancel with confirmation."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from textual import work
@@ -21,7 +22,7 @@ from launcher.tui.widgets.log_follower import LogFollower
 from launcher.tui.widgets.notice import Notice
 
 REFRESH_SECONDS = 3.0
-SLURM_CHECK_EVERY = 10  # refreshes between two `sinfo` calls
+SLURM_CHECK_SECONDS = 30.0  # between two `sinfo` calls: whether SLURM answers changes rarely
 
 
 class JobsScreen(ModeScreen):
@@ -57,7 +58,7 @@ listed all the same.
         super().__init__()
         self.tracker = Tracker([])
         self.slurm_problem: str | None = None
-        self._refreshes = 0
+        self._slurm_checked: float | None = None  # monotonic time of the last `sinfo`
         self._select: str | None = None  # row to put the cursor on when it appears (a new submission's first job)
         self.rows: list[JobRow] = []
 
@@ -84,18 +85,20 @@ listed all the same.
 
     def action_refresh(self) -> None:
         self.tracker.roots = self.session.runs_roots()
-        self.gather(self._refreshes % SLURM_CHECK_EVERY == 0)
-        self._refreshes += 1
+        self.gather()
 
     @work(thread=True, exclusive=True, group="jobs")
-    def gather(self, check_slurm: bool) -> None:
-        problem = Slurm(timeout=10).ping() if check_slurm else self.slurm_problem
+    def gather(self) -> None:
+        problem = self.slurm_problem
+        if self._slurm_checked is None or time.monotonic() - self._slurm_checked > SLURM_CHECK_SECONDS:
+            problem = Slurm(timeout=10).ping()
+            self._slurm_checked = time.monotonic()
         snapshot = self.tracker.snapshot()
         self.app.call_from_thread(self.show_snapshot, snapshot, problem)
 
     def show_snapshot(self, snapshot: Snapshot, slurm_problem: str | None) -> None:
         self.slurm_problem = slurm_problem
-        roots = ", ".join(str(root) for root in self.tracker.roots)
+        roots = ", ".join(self.session.shown(root) for root in self.tracker.roots)
         if slurm_problem:
             self.query_one("#slurm", Notice).say(
                 f"SLURM is not available here ({slurm_problem}). Local jobs still work: "
@@ -125,7 +128,8 @@ listed all the same.
             log.follow(None, "(no job selected)")
             return
         path = row.log_path()
-        log.follow(path, f"{row.label} has not been started yet ({row.status.state})" if path is None else "")
+        log.follow(path, f"{row.label} has not been started yet ({row.status.state})" if path is None else "",
+                   title=self.session.shown(path) if path else "")
 
     def action_focus_log(self) -> None:
         self.query_one(LogFollower).focus()

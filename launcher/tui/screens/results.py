@@ -53,6 +53,7 @@ line per strategy, the same colour in both.
     def __init__(self) -> None:
         super().__init__()
         self.results: Results | None = None
+        self.loading = True  # until the first read (on the first showing) lands
         self.metric = METRICS[0]
         self.study_index = 0
 
@@ -77,6 +78,7 @@ line per strategy, the same colour in both.
         self.action_reload()
 
     def action_reload(self) -> None:
+        self.loading = True
         self.query_one("#where", Notice).say("reading the runs ...")
         self.load(self.session.runs_roots())
 
@@ -90,15 +92,17 @@ line per strategy, the same colour in both.
         self.app.call_from_thread(self.show_results, results, roots)
 
     def show_error(self, message: str) -> None:
-        self.results = None
+        self.results, self.loading = None, False
         self.query_one("#where", Notice).say(f"cannot read the runs: {message}", "error")
         self.query_one(StrategyTable).show(None)
+        self.query_one("#verdict", Notice).say("")
+        self.query_one("#plots").display = False
 
     def show_results(self, results: Results, roots: list[Path]) -> None:
-        self.results = results
+        self.results, self.loading = results, False
         if not results.studies:
             self.query_one("#where", Notice).say(
-                f"no runs with evaluations under {', '.join(map(str, roots))} yet: submit an experiment (2), "
+                f"no runs with evaluations under {', '.join(map(self.session.shown, roots))} yet: submit an experiment (2), "
                 "or start with --runs DIR", "warning")
             self.query_one(StrategyTable).show(None)
             self.query_one("#verdict", Notice).say("")
@@ -121,7 +125,7 @@ line per strategy, the same colour in both.
         summary = results.summary(study, self.metric)
         studies = results.studies
         position = f" ({self.study_index + 1}/{len(studies)}, n: next)" if len(studies) > 1 else ""
-        roots = ", ".join(str(root) for root in results.roots)
+        roots = ", ".join(self.session.shown(root) for root in results.roots)
         self.query_one("#where", Notice).say(f"study '{study}'{position} · {self.metric} · runs under {roots}")
         self.query_one(StrategyTable).show(summary)
         verdict = summary.verdict.text if summary and summary.verdict else (
@@ -162,4 +166,4 @@ line per strategy, the same colour in both.
         except (AnceError, OSError) as exc:
             self.app.call_from_thread(self.notify, f"could not write the plots: {exc}", severity="error")
             return
-        self.app.call_from_thread(self.notify, f"wrote {len(written)} PNG file(s) into {target}")
+        self.app.call_from_thread(self.notify, f"wrote {len(written)} PNG file(s) into {self.session.shown(target)}")

@@ -168,7 +168,7 @@ warm-up per seed, one run per seed, the report — with what each waits for.
             except OSError as exc:
                 self.notify(f"could not write {target}: {exc.strerror}", severity="error")
                 return
-            self.notify(f"wrote {target}")
+            self.notify(f"wrote {self.session.shown(target)}")
 
         self.app.push_screen(PathPromptScreen("Write the script to:", default), write)
 
@@ -222,7 +222,10 @@ warm-up per seed, one run per seed, the report — with what each waits for.
             what = "submitted to SLURM" if plan.executor == "slurm" else "finished (local executor)"
             self._tell(self.app.notify, f"submission {plan.submission_id} {what}")
         finally:
-            self._tell(self.session.running_local.discard, plan.submission_id)
+            self._tell(self._ended, plan.submission_id)
+
+    def _ended(self, submission_id: str) -> None:
+        self.session.running_local.discard(submission_id)
 
     def _tell(self, callback, *args, **kwargs) -> None:
         """Run `callback` on the UI thread, unless the app has quit meanwhile (the thread outlives it)."""

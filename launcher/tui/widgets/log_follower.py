@@ -40,13 +40,13 @@ class LogFollower(Log):
         self.set_interval(POLL_SECONDS, self.poll)
         self.border_title = "log"
 
-    def follow(self, path: Path | None, waiting: str = "") -> None:
-        """Show the log at `path` (None: show `waiting` instead) and keep it current."""
+    def follow(self, path: Path | None, waiting: str = "", title: str = "") -> None:
+        """Show the log at `path` (None: show `waiting` instead) and keep it current; `title`: how to name it."""
         if path == self.path and path is not None:
             return
         self._generation += 1
         self.path, self._offset = path, 0
-        self.border_title = f"log: {path}" if path else "log"
+        self.border_title = f"log: {title or path}" if path else "log"
         self._note(waiting or "(no job selected)")
         self.poll()
 

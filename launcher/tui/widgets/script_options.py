@@ -41,7 +41,7 @@ class ScriptOptionsBar(Horizontal):
     def __init__(self, template: str, executor: str, runtime: str):
         super().__init__()
         # Initial values go to the constructors: a Select takes its constructor value when it mounts.
-        self.initial = {"template": template, "executor": executor, "runtime": runtime}
+        self.shown = {"template": template, "executor": executor, "runtime": runtime}
 
     @dataclass
     class Changed(Message):
@@ -53,18 +53,22 @@ class ScriptOptionsBar(Horizontal):
     def compose(self) -> ComposeResult:
         for field, values in CHOICES.items():
             yield Label(field)
-            value = self.initial[field] if self.initial[field] in values else values[0]
+            value = self.shown[field] if self.shown[field] in values else values[0]
             yield Select([(value, value) for value in values], allow_blank=False, value=value, id=field, compact=True)
 
     def show(self, template: str, executor: str, runtime: str) -> None:
         """Show the effective values without reporting them back as the user's choice."""
+        self.shown = {"template": template, "executor": executor, "runtime": runtime}
         with self.prevent(Select.Changed):
-            for field, value in (("template", template), ("executor", executor), ("runtime", runtime)):
+            for field, value in self.shown.items():
                 select = self.query_one(f"#{field}", Select)
                 if value in CHOICES[field] and select.value != value:
                     select.value = value
 
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()
-        if event.select.id and isinstance(event.value, str):
-            self.post_message(self.Changed(event.select.id, event.value))
+        field = event.select.id or ""
+        # A Select also reports the value it mounts with: only a different value is the user's choice.
+        if field in self.shown and isinstance(event.value, str) and event.value != self.shown[field]:
+            self.shown[field] = event.value
+            self.post_message(self.Changed(field, event.value))
