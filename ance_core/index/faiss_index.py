@@ -38,10 +38,17 @@ class FaissParams:
     seed: int = 0  # IVF training sample
 
 
-def faiss_gpus() -> int:
-    """GPUs that this faiss build can use (0 for faiss-cpu)."""
+def import_faiss() -> Any:
+    """`import faiss` without its INFO lines about which SIMD build it tried first."""
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     import faiss
 
+    return faiss
+
+
+def faiss_gpus() -> int:
+    """GPUs that this faiss build can use (0 for faiss-cpu)."""
+    faiss = import_faiss()
     get = getattr(faiss, "get_num_gpus", None)
     return int(get()) if get is not None else 0
 
@@ -54,7 +61,7 @@ def _ivf_lists(n: int, params: FaissParams) -> int:
 
 def build_index(corpus: np.ndarray, kind: str, k: int, params: FaissParams | None = None) -> Any:
     """A CPU faiss index over `corpus` (N, d) for inner-product search (`kind`: flat, ivf, hnsw)."""
-    import faiss
+    faiss = import_faiss()
 
     p = params or FaissParams()
     vectors = np.ascontiguousarray(corpus, dtype=np.float32)
@@ -84,7 +91,7 @@ def to_gpus(index: Any, kind: str) -> tuple[Any, str]:
     gpus = faiss_gpus()
     if gpus == 0 or kind == "hnsw":
         return index, "cpu"
-    import faiss
+    faiss = import_faiss()
 
     if gpus == 1:
         return faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index), "gpu"

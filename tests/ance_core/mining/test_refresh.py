@@ -1,0 +1,114 @@
+"""refresh(): the negatives file of each study strategy, its stats, the query sample, the cache, dev metrics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ance_core.data import load_collection, load_qrels, load_queries
+from ance_core.mining import refresh
+from ance_core.sampling import in_windows, study_segment
+from ance_core.train.negatives import is_complete, read_negatives, read_stats
+
+STRATEGIES = {
+    "top20": [(0, 20)],
+    "bottom20": [(180, 200)],
+    "top20+bottom20": [(0, 20), (180, 200)],
+    "random20": [(0, 200)],
+}
+
+
+def reference_scores(experiment, word_data, split="train"):
+    """qid -> (positive-free scores best first, {pid: score}), by brute force from our own encoder calls."""
+    from ance_core.encode import embed
+    from ance_core.model import load_encoder
+
+    encoder = load_encoder(experiment.model.name, experiment.model)
+    collection = load_collection(word_data / "collection.tsv")
+    queries = load_queries(word_data / f"queries.{split}.tsv")
+    p = embed(encoder, collection.texts, "passage", show_progress=False).astype(np.float64)
+    q = embed(encoder, queries.texts, "query", show_progress=False).astype(np.float64)
+    scores = q @ p.T
+    qrels = load_qrels(word_data / f"qrels.{split}.tsv")
+    out = {}
+    for row, qid in enumerate(queries.ids.ids):
+        by_pid = dict(zip(collection.ids.ids, scores[row].tolist()))
+        for pid in qrels.relevant(qid):
+            by_pid.pop(pid)
+        out[qid] = (np.sort(np.array(list(by_pid.values())))[::-1], by_pid)
+    return out
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+def test_each_study_strategy_writes_negatives_inside_its_windows(strategy, make_experiment, word_data, tmp_path):
+    segment = study_segment(strategy).model_dump()
+    experiment = make_experiment(segment)
+    result = refresh(experiment, experiment.model.name, tmp_path / "run", refresh=0, seed=0, evaluate=False,
+                     show_progress=False)
+    assert is_complete(result.negatives_path)
+    records = read_negatives(result.negatives_path)
+    qrels = load_qrels(word_data / "qrels.train.tsv")
+    reference = reference_scores(experiment, word_data)
+    n = experiment.ance.segment.n
+    assert len(records) == 120
+    for record in records:
+        assert record["pos"] == qrels.relevant(record["qid"])
+        assert not set(record["neg"]) & set(record["pos"])
+        assert len(record["neg"]) == len(record["neg_ranks"]) == n == len(set(record["neg"]))
+        ranks = np.array(record["neg_ranks"])
+        assert in_windows(ranks, STRATEGIES[strategy]).all()
+        # Each negative scores what the passage at its rank of the positive-free list scores
+        # (up to float16 rounding: encoder batches differ, so near-ties may swap).
+        ordered, by_pid = reference[record["qid"]]
+        got = np.array([by_pid[pid] for pid in record["neg"]])
+        np.testing.assert_allclose(got, ordered[ranks], atol=2e-3 * np.abs(ordered).max())
+        if experiment.ance.segment.kind == "top":
+            expected = [r for s, e in STRATEGIES[strategy] for r in range(s, e)][:n]
+            assert sorted(record["neg_ranks"]) == expected
+    stats = read_stats(result.negatives_path)
+    assert stats["qrels_overlap"] == 0 and stats["lines"] == 120 and stats["queries"] == 120
+    assert stats["negative_rank"]["min"] >= STRATEGIES[strategy][0][0]
+    assert stats["negative_rank"]["max"] < STRATEGIES[strategy][-1][1]
+    assert 0 <= stats["positive_in_topk"] <= 1 and stats["search"] == "blocked-cpu"
+    assert {"encode_corpus", "encode_queries", "search_and_sample"} <= set(stats["seconds"])
+
+
+def test_query_fraction_samples_per_refresh_and_reruns_are_identical(make_experiment, tmp_path):
+    experiment = make_experiment({"kind": "random", "windows": [[0, 200]], "n": 5}, query_fraction=0.25)
+    run = tmp_path / "run"
+    first = refresh(experiment, experiment.model.name, run, refresh=1, seed=3, evaluate=False, show_progress=False)
+    second = refresh(experiment, experiment.model.name, run, refresh=2, seed=3, evaluate=False, show_progress=False)
+    qids1 = [r["qid"] for r in read_negatives(first.negatives_path)]
+    qids2 = [r["qid"] for r in read_negatives(second.negatives_path)]
+    assert len(qids1) == len(qids2) == 30 and qids1 != qids2
+    again = refresh(experiment, experiment.model.name, tmp_path / "other", refresh=1, seed=3, evaluate=False,
+                    show_progress=False)
+    assert again.negatives_path.read_bytes() == first.negatives_path.read_bytes()
+
+
+def test_refresh_evaluates_dev_and_reads_as_its_metrics(make_experiment, tmp_path):
+    experiment = make_experiment({"kind": "top", "windows": [[0, 10]], "n": 10})
+    result = refresh(experiment, experiment.model.name, tmp_path / "run", refresh=0, seed=0, show_progress=False)
+    assert set(dict(result)) == {"MRR@10", "nDCG@10", "R@100"}
+    assert all(0.0 <= v <= 1.0 for v in result.values())
+    saved = json.loads(result.eval_path.read_text())
+    assert saved["MRR@10"] == pytest.approx(result["MRR@10"], abs=1e-6) and saved["queries"] == 30
+    run_file = tmp_path / "run" / "eval" / "refresh-0.run.tsv"
+    assert len(run_file.read_text().splitlines()) == 30 * 100
+
+
+def test_a_second_refresh_with_the_same_checkpoint_encodes_nothing(make_experiment, tmp_path, monkeypatch):
+    import ance_core.encode.cache as cache
+
+    experiment = make_experiment({"kind": "top", "windows": [[0, 5]], "n": 5})
+    first = refresh(experiment, experiment.model.name, tmp_path / "run", refresh=0, seed=0, show_progress=False)
+
+    def no_encoding(*args, **kwargs):
+        raise AssertionError("encoded again although the embeddings are cached")
+
+    monkeypatch.setattr(cache, "embed", no_encoding)
+    second = refresh(experiment, experiment.model.name, tmp_path / "run2", refresh=0, seed=0, show_progress=False)
+    assert second.negatives_path.read_bytes() == first.negatives_path.read_bytes()
+    assert dict(second) == dict(first)
