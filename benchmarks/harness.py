@@ -3,9 +3,9 @@
 A benchmark *row* compares our implementation ("ours") with an alternative
 ("baseline") on the same inputs and settings. Each side runs in its own child
 process (`python -m benchmarks.child MODULE FUNCTION JSON-KWARGS`), so that its
-peak memory is its own: the child reports `ru_maxrss`, the high-water mark of
-its resident memory, which counts numpy buffers, Python objects, the inputs it
-loaded and the interpreter itself (~30-100 MiB with numpy imported). The side
+peak memory is its own: the child reports the high-water mark of
+its resident memory (VmHWM), which counts numpy buffers, Python objects, the
+inputs it loaded and the interpreter itself (~30-100 MiB with numpy imported). The side
 function times only the work being compared, not loading its inputs.
 
 Results live in `benchmarks/results/<machine>.json` (and a Markdown table next
@@ -72,7 +72,18 @@ class Row:
 
 
 def peak_rss_mib() -> float:
-    """This process's peak resident memory so far (Linux reports KiB, macOS bytes)."""
+    """This process's peak resident memory so far, in MiB.
+
+    Linux: VmHWM from /proc/self/status, the high-water mark of this program's own
+    memory. Not ru_maxrss: Linux carries that across exec, so a child forked from
+    a large parent would report the parent's peak. Elsewhere ru_maxrss (macOS: bytes).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 

@@ -43,7 +43,8 @@ logger = logging.getLogger(__name__)
 
 def run(options) -> list[Row]:
     folder = Path(options.scratch) / "samplers"
-    make_inputs(folder, options.queries)
+    logger.info("samplers: writing a %d-query ranking", options.queries)
+    measure(__name__, "make_inputs", folder=str(folder), queries=options.queries)  # keeps this process small
     shape = f"{options.queries}×{TOP_K}"
     rows: list[Row] = []
     legacy_rows: list[Row] = []
@@ -91,8 +92,10 @@ def _walls(ours, loop=None) -> dict:
 # ---------------------------------------------------------------- inputs
 
 
-def make_inputs(folder: Path, queries: int, seed: int = 0) -> None:
+def make_inputs(folder: str, queries: int, seed: int = 0) -> dict:
     """Write candidates.npy (Q, K) int64, positives.npy (Q,), scores.npy (Q, K), positive_scores.npy (Q,)."""
+    start = time.perf_counter()
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, COLLECTION_SIZE, size=(queries, TOP_K))
@@ -116,6 +119,7 @@ def make_inputs(folder: Path, queries: int, seed: int = 0) -> None:
     positive_scores = np.where(retrieved, scores[np.arange(queries), rank], scores[:, -1] - 0.1).astype(np.float64)
     np.save(folder / "scores.npy", scores)
     np.save(folder / "positive_scores.npy", positive_scores)
+    return {"seconds": time.perf_counter() - start}
 
 
 def agreement(folder: Path, strategy: str) -> str:
