@@ -16,4 +16,5 @@ To add a group (encode, mine, search, train, ...):
 
 ROWS = {
     "samplers": "benchmarks.rows.samplers",
+    "encode": "benchmarks.rows.encode",
 }

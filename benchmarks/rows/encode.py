@@ -1,0 +1,205 @@
+"""Row group `encode`: `ance encode`'s code path against `SentenceTransformer.encode`, same MiniLM.
+
+Inputs: the first N passages of the Debian corpus (2,000; `--quick`: 200), max
+length 128, batch size 128 (EncodeConfig's default) on both sides, CPU, torch's
+default thread count on both sides. Each measured run is a fresh process that
+loads its model, encodes a few texts to warm up, then times the work; the sides
+alternate, three rounds (one with --quick), median per side.
+
+Ours, three ways:
+* cold token cache: the first `ance encode` of a collection: tokenize into the
+  token cache, then embed (length-sorted batches) - the row with the target;
+* warm token cache: what a refresh with new weights costs (no tokenizing);
+* int8: the warm path with the CPU-quantized encoder (EncodeConfig.quantize_cpu).
+The note of each row gives the rate in CPU time too (passages per CPU-second),
+which shared, loaded machines distort much less than wall time.
+
+A last row measures what int8 costs in retrieval quality: MiniLM fp32 against
+int8 on builtin:debian-10pct (6,023 passages, 218 dev queries), exact search, MRR@10.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.harness import Row, measure
+
+GROUP = "encode"
+TARGET_RATIO = 1.3
+PASSAGES = 2000
+QUICK_PASSAGES = 200
+MAX_LEN = 128
+BATCH_SIZE = 128
+ROUNDS = 3
+
+logger = logging.getLogger(__name__)
+
+
+def run(options) -> list[Row]:
+    n = QUICK_PASSAGES if options.quick else PASSAGES
+    rounds = 1 if options.quick else ROUNDS
+    folder = Path(options.scratch) / "encode"
+    source = make_inputs(folder, n)
+    sides = {
+        "st": ("benchmarks.rows.encode", "st_side", {}),
+        "cold": ("benchmarks.rows.encode", "ours_side", {"warm": False, "quantize": False}),
+        "warm": ("benchmarks.rows.encode", "ours_side", {"warm": True, "quantize": False}),
+        "int8": ("benchmarks.rows.encode", "ours_side", {"warm": True, "quantize": True}),
+    }
+    results: dict[str, list] = {name: [] for name in sides}
+    for round_ in range(rounds):  # alternate the sides: load on a shared machine drifts over minutes
+        for name, (module, function, extra) in sides.items():
+            logger.info("encode: round %d, %s", round_ + 1, name)
+            results[name].append(measure(module, function, folder=str(folder), batch_size=BATCH_SIZE,
+                                         max_len=MAX_LEN, save=str(folder / f"{name}.npy"), **extra))
+    med = {name: _median(sides_) for name, sides_ in results.items()}
+    agree = _cosines(folder / "cold.npy", folder / "st.npy")
+    int8_agree = _cosines(folder / "int8.npy", folder / "warm.npy")
+    setting = f"{n} Debian passages ({source}), max len {MAX_LEN}, batch {BATCH_SIZE}, {rounds} rounds"
+    st_rate, st_cpu_rate = n / med["st"]["seconds"], n / med["st"]["cpu_seconds"]
+
+    def row(name: str, label: str, target: float | None, note: str) -> Row:
+        rate, cpu_rate = n / med[name]["seconds"], n / med[name]["cpu_seconds"]
+        return Row(
+            GROUP, label, rate, st_rate, "passages/s", target, med[name]["peak_mem_mib"], med["st"]["peak_mem_mib"],
+            lower_is_better=False,
+            note=f"{setting}; CPU-time rate {cpu_rate:.1f} vs {st_cpu_rate:.1f}/s ({cpu_rate / st_cpu_rate:.2f}x); {note}",
+        )
+
+    rows = [
+        row("cold", "MiniLM fp32, cold token cache (first ance encode)", TARGET_RATIO,
+            f"tokenizing {med['cold']['tokenize_seconds']:.1f} s of it; cosine to ST min {agree[0]:.5f}"),
+        row("warm", "MiniLM fp32, warm token cache (a refresh)", None, "no tokenizing"),
+        row("int8", "MiniLM int8 (quantize_cpu), warm token cache", None,
+            f"cosine to fp32 mean {int8_agree[1]:.4f}, min {int8_agree[0]:.4f}"),
+    ]
+    if not options.quick:
+        logger.info("encode: retrieval quality, fp32 and int8")
+        fp32 = measure(__name__, "quality_side", quantize=False)
+        int8 = measure(__name__, "quality_side", quantize=True)
+        rows.append(Row(
+            GROUP, "int8 vs fp32 retrieval quality (debian-10pct dev)", int8.extra["MRR@10"], fp32.extra["MRR@10"],
+            "MRR@10", None, int8.peak_mem_mib, fp32.peak_mem_mib, lower_is_better=False,
+            note=f"R@100 {int8.extra['R@100']:.4f} vs {fp32.extra['R@100']:.4f}; exact search; "
+                 f"{int8.extra['passages']} passages, {int8.extra['queries']} queries; baseline = our fp32",
+        ))
+    return rows
+
+
+def _median(sides) -> dict:
+    return {
+        "seconds": statistics.median(s.seconds for s in sides),
+        "cpu_seconds": statistics.median(s.extra["cpu_seconds"] for s in sides),
+        "tokenize_seconds": statistics.median(s.extra.get("tokenize_seconds", 0.0) for s in sides),
+        "peak_mem_mib": max(s.peak_mem_mib for s in sides),
+    }
+
+
+def _cosines(a_path: Path, b_path: Path) -> tuple[float, float]:
+    a, b = np.load(a_path).astype(np.float32), np.load(b_path).astype(np.float32)
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    return float(cos.min()), float(cos.mean())
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def make_inputs(folder: Path, n: int) -> str:
+    """collection.tsv with the first n passages of builtin:debian (else the packaged builtin:debian-10pct)."""
+    from ance_core.data import iter_collection
+    from ance_core.data.layout import resolve_dataset
+    from ance_core.errors import InputError
+
+    try:
+        source = resolve_dataset("builtin:debian")
+    except InputError:
+        source = resolve_dataset("builtin:debian-10pct")
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for _, pid, text in iter_collection(source.collection):
+        rows.append(f"{pid}\t{text}\n")
+        if len(rows) == n:
+            break
+    (folder / "collection.tsv").write_text("".join(rows), encoding="utf-8")
+    return source.spec
+
+
+def _texts(folder: Path) -> list[str]:
+    from ance_core.data import load_collection
+
+    return load_collection(folder / "collection.tsv").texts
+
+
+# ---------------------------------------------------------------- the measured sides (child processes)
+
+
+def st_side(folder: str, batch_size: int, max_len: int, save: str) -> dict:
+    from benchmarks.baselines.sentence_transformers_encode import encode, load
+
+    texts = _texts(Path(folder))
+    model = load(max_len)
+    encode(model, texts[:8], batch_size)  # warm-up: first-call initialisation is not what we compare
+    wall, cpu = time.perf_counter(), time.process_time()
+    vectors = encode(model, texts, batch_size)
+    seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+    np.save(save, vectors.astype(np.float16))
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds}
+
+
+def ours_side(folder: str, batch_size: int, max_len: int, save: str, warm: bool, quantize: bool) -> dict:
+    """What `ance encode --checkpoint minilm --collection` runs after loading the model."""
+    import tempfile
+
+    from ance_core.data.tokcache import token_cache
+    from ance_core.encode import embed, quantize_for_cpu
+    from ance_core.model import load_encoder
+
+    folder_path = Path(folder)
+    encoder = load_encoder("minilm")
+    embed(encoder, _texts(folder_path)[:8], "passage", batch_size=batch_size, show_progress=False)  # warm-up
+    with tempfile.TemporaryDirectory(dir=folder_path) as cache_root:
+        if warm:
+            token_cache(encoder.tokenizer, folder_path / "collection.tsv", cache_root, max_len, show_progress=False)
+        wall, cpu = time.perf_counter(), time.process_time()
+        tokens = token_cache(encoder.tokenizer, folder_path / "collection.tsv", cache_root, max_len, show_progress=False)
+        tokenize_seconds = time.perf_counter() - wall
+        model = quantize_for_cpu(encoder) if quantize else encoder
+        vectors = embed(model, tokens, "passage", batch_size=batch_size, show_progress=False)
+        seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+    np.save(save, vectors)
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "tokenize_seconds": tokenize_seconds}
+
+
+def quality_side(quantize: bool) -> dict:
+    """MRR@10 and R@100 of MiniLM on builtin:debian-10pct dev, exact inner-product search."""
+    import tempfile
+
+    from ance_core.data import load_qrels
+    from ance_core.data.layout import resolve_dataset
+    from ance_core.encode import embed_collection, embed_queries
+    from ance_core.model import load_encoder
+
+    source = resolve_dataset("builtin:debian-10pct")
+    encoder = load_encoder("minilm")
+    with tempfile.TemporaryDirectory() as cache_root:
+        wall = time.perf_counter()
+        pids, passages = embed_collection(encoder, source, cache_root, quantize=quantize, show_progress=False)
+        seconds = time.perf_counter() - wall
+        qids, queries = embed_queries(encoder, source, "dev", cache_root, quantize=quantize, show_progress=False)
+    qrels = load_qrels(source.qrels("dev"))
+    scores = queries.astype(np.float32) @ passages.astype(np.float32).T
+    top = np.argsort(-scores, axis=1)[:, :100]
+    mrr, recall = [], []
+    for row, qid in enumerate(qids.ids):
+        relevant = set(qrels.relevant(qid))
+        ranked = pids.ids_of(top[row])
+        hits = [i for i, pid in enumerate(ranked[:10]) if pid in relevant]
+        mrr.append(1.0 / (hits[0] + 1) if hits else 0.0)
+        recall.append(len(relevant & set(ranked)) / max(len(relevant), 1))
+    return {"seconds": seconds, "MRR@10": float(np.mean(mrr)), "R@100": float(np.mean(recall)),
+            "passages": len(pids), "queries": len(qids)}
