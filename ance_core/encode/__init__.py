@@ -3,7 +3,7 @@
 from ance_core.encode.batching import length_sorted_batches, parse_shard, shard_range
 from ance_core.encode.cache import embed_collection, embed_file, embed_queries, embedding_key
 from ance_core.encode.embed import embed, quantize_for_cpu, resolve_device, resolve_precision
-from ance_core.encode.shards import load_embeddings, write_shard
+from ance_core.encode.shards import load_embeddings, shard_writer, write_shard
 
 __all__ = [
     "embed",
@@ -18,5 +18,6 @@ __all__ = [
     "resolve_device",
     "resolve_precision",
     "shard_range",
+    "shard_writer",
     "write_shard",
 ]

@@ -31,7 +31,7 @@ from ance_core.data.readers import IdIndex
 from ance_core.data.tokcache import content_digest, token_cache
 from ance_core.encode.batching import dist_rank_world, shard_range
 from ance_core.encode.embed import embed, quantize_for_cpu, resolve_device, resolve_precision
-from ance_core.encode.shards import list_shards, load_embeddings, shard_done, write_shard
+from ance_core.encode.shards import list_shards, load_embeddings, shard_done, shard_writer
 from ance_core.model.encoder import DualEncoder, Kind
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,10 @@ def embed_file(
     quantize: bool = False,
     show_progress: bool = True,
 ) -> tuple[IdIndex, np.ndarray]:
-    """(ids, float16 vectors) of an `id<TAB>text` file, from the cache or encoded and cached."""
+    """(ids, float16 vectors) of an `id<TAB>text` file, from the cache or encoded and cached.
+
+    The vectors are a read-only memory map when the cache holds one shard.
+    """
     cache_root = Path(cache_root)
     max_len = max_length or encoder.spec.max_len(kind)
     torch_device = resolve_device(device)
@@ -97,11 +100,11 @@ def embed_file(
     _barrier()
     if not shard_done(out, rank, world, key):
         start, stop = shard_range(len(tokens), rank, world)
-        vectors = embed(model, tokens, kind, rows=slice(start, stop), **options)
-        write_shard(out, rank, world, key, tokens.ids.ids[start:stop], vectors, (start, stop), len(tokens),
-                    source=str(tsv_path), encoder_source=encoder.source)
+        with shard_writer(out, rank, world, key, tokens.ids.ids[start:stop], model.dim, (start, stop), len(tokens),
+                          source=str(tsv_path), encoder_source=encoder.source) as vectors:
+            embed(model, tokens, kind, rows=slice(start, stop), out=vectors, **options)
     _barrier()
-    return load_embeddings(out, key)
+    return load_embeddings(out, key, mmap=True)
 
 
 def _complete(out: Path, key: dict[str, Any]) -> tuple[IdIndex, np.ndarray] | None:
@@ -111,7 +114,7 @@ def _complete(out: Path, key: dict[str, Any]) -> tuple[IdIndex, np.ndarray] | No
     if not list_shards(out):
         return None
     try:
-        return load_embeddings(out, key)
+        return load_embeddings(out, key, mmap=True)
     except AnceError:
         return None
 

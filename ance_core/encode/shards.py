@@ -14,8 +14,10 @@ writing the only shard all produce the same layout.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,33 @@ def shard_done(out: str | Path, index: int, count: int, key: dict[str, Any]) -> 
     return meta is not None and meta.get("key") == key
 
 
+@contextlib.contextmanager
+def shard_writer(
+    out: str | Path,
+    index: int,
+    count: int,
+    key: dict[str, Any],
+    ids: list[str],
+    dim: int,
+    rows: tuple[int, int],
+    total_rows: int,
+    **manifest: Any,
+) -> Iterator[np.ndarray]:
+    """Yield a memory-mapped float16 (len(ids), dim) array to fill; on success the shard appears complete."""
+    if rows[1] - rows[0] != len(ids):
+        raise ValueError(f"{len(ids)} ids for rows {rows}: they must agree")
+    with atomic_dir(shard_dir(out, index, count)) as tmp:
+        vectors = np.lib.format.open_memmap(tmp / "embeddings.npy", mode="w+", dtype=np.float16, shape=(len(ids), dim))
+        yield vectors
+        vectors.flush()
+        del vectors
+        (tmp / "ids.txt").write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
+        write_json(tmp / "shard.json", {
+            "key": key, "index": index, "count": count, "rows": list(rows), "total_rows": total_rows, "dim": dim,
+        })
+        write_manifest(tmp, "encode", **manifest)
+
+
 def write_shard(
     out: str | Path,
     index: int,
@@ -59,18 +88,12 @@ def write_shard(
     total_rows: int,
     **manifest: Any,
 ) -> Path:
-    if len(ids) != len(vectors) or rows[1] - rows[0] != len(ids):
-        raise ValueError(f"{len(ids)} ids, {len(vectors)} vectors, rows {rows}: they must agree")
-    target = shard_dir(out, index, count)
-    with atomic_dir(target) as tmp:
-        np.save(tmp / "embeddings.npy", np.ascontiguousarray(vectors, dtype=np.float16))
-        (tmp / "ids.txt").write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
-        write_json(tmp / "shard.json", {
-            "key": key, "index": index, "count": count, "rows": list(rows), "total_rows": total_rows,
-            "dim": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
-        })
-        write_manifest(tmp, "encode", **manifest)
-    return target
+    """Write vectors already in memory as one shard (see `shard_writer` to fill one in place)."""
+    if len(ids) != len(vectors):
+        raise ValueError(f"{len(ids)} ids, {len(vectors)} vectors: they must agree")
+    with shard_writer(out, index, count, key, ids, int(vectors.shape[1]), rows, total_rows, **manifest) as target:
+        target[:] = vectors
+    return shard_dir(out, index, count)
 
 
 def list_shards(out: str | Path) -> dict[int, list[Path]]:

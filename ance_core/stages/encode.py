@@ -70,7 +70,7 @@ def main(args: argparse.Namespace) -> int:
     from ance_core.encode.batching import parse_shard, shard_range
     from ance_core.encode.cache import embedding_key
     from ance_core.encode.embed import embed, quantize_for_cpu, resolve_device, resolve_precision
-    from ance_core.encode.shards import shard_done, write_shard
+    from ance_core.encode.shards import shard_dir, shard_done, shard_writer
     from ance_core.model.loading import load_encoder
 
     # Check everything cheap before loading a model.
@@ -109,11 +109,11 @@ def main(args: argparse.Namespace) -> int:
     start, stop = shard_range(len(tokens), index, count)
     log.info("encoding %s rows %d..%d of %d (shard %d/%d) with %s, %s on %s", kind, start, stop, len(tokens),
              index, count, args.checkpoint, precision, device)
-    vectors = embed(encoder, tokens, kind, batch_size=batch_size, precision=precision, device=device,
-                    rows=slice(start, stop))
-    written = write_shard(
-        args.out, index, count, key, tokens.ids.ids[start:stop], vectors, (start, stop), len(tokens),
+    with shard_writer(
+        args.out, index, count, key, tokens.ids.ids[start:stop], encoder.dim, (start, stop), len(tokens),
         checkpoint=args.checkpoint, data=args.data, file=str(tsv), batch_size=batch_size, quantize=quantize,
-    )
-    log.info("wrote %s (%d x %d float16)", written, *vectors.shape)
+    ) as vectors:
+        embed(encoder, tokens, kind, batch_size=batch_size, precision=precision, device=device,
+              rows=slice(start, stop), out=vectors)
+    log.info("wrote %s (%d x %d float16)", shard_dir(args.out, index, count), stop - start, encoder.dim)
     return 0

@@ -147,3 +147,23 @@ def test_stage_input_errors_exit_2(tiny_bert_dir, source, tmp_path):
     assert _run_stage([*base, "--data", str(source.root), "--collection", "--batch-size", "0"]) == 2
     with pytest.raises(InputError):
         load_embeddings(tmp_path / "o")
+
+
+def test_a_killed_encode_leaves_no_shard_and_the_next_run_completes(encoder, source, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    original = type(encoder).encode
+
+    def dies_on_the_second_batch(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(encoder), "encode", dies_on_the_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        embed_collection(encoder, source, tmp_path / "cache", batch_size=4, show_progress=False)
+    folders = list((tmp_path / "cache" / "embeddings").iterdir())
+    assert all(not any(p.name.startswith("shard-") for p in f.iterdir()) for f in folders)
+    monkeypatch.setattr(type(encoder), "encode", original)
+    ids, vectors = embed_collection(encoder, source, tmp_path / "cache", batch_size=4, show_progress=False)
+    assert len(ids) == len(TINY_TEXTS) and isinstance(vectors, np.memmap) and not vectors.flags.writeable
