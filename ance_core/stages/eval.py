@@ -97,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
         run_file=run_file, show_progress=not args.json,
     )
     where = {"checkpoint": args.checkpoint, "data": args.data}
-    where.update({"split": split} if split else {"queries": str(args.queries), "qrels": str(args.qrels)})
+    where.update({"split": split} if split else {"queries_file": str(args.queries), "qrels_file": str(args.qrels)})
     if args.json:
         sys.stdout.write(json.dumps(result.to_json(**where)) + "\n")
         sys.stdout.flush()
