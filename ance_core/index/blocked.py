@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -128,7 +129,9 @@ def _corpus_chunks(corpus: np.ndarray, p: BlockedParams, dim: int) -> Iterator[t
         part = corpus[start : start + rows_per_chunk]
         padded_rows = -(-part.shape[0] // p.group) * p.group
         chunk = torch.empty(padded_rows, dim, dtype=torch.float32)
-        chunk[: part.shape[0]].copy_(torch.from_numpy(np.ascontiguousarray(part)))
+        with warnings.catch_warnings():  # a read-only (memory-mapped) cache file: we only read it
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            chunk[: part.shape[0]].copy_(torch.from_numpy(np.ascontiguousarray(part)))
         chunk[part.shape[0] :] = 0.0
         # One reduction instead of an elementwise isfinite pass: NaN/inf anywhere make the sum non-finite.
         if not bool(torch.isfinite(chunk.sum())):
@@ -170,7 +173,7 @@ def blocked_search(
     def run(batch: tuple[int, int], chunk_index: int) -> int:
         qs, qe = batch
         start, real, chunk = chunks[chunk_index]
-        q = torch.from_numpy(np.ascontiguousarray(queries[qs:qe])).to(torch.float32)
+        q = torch.from_numpy(np.array(queries[qs:qe], dtype=np.float32))  # a small writable copy
         n = qe - qs
         tile_buf = torch.empty(n * p.block, dtype=torch.float32)
         best = best_all[qs:qe]

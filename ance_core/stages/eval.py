@@ -94,7 +94,7 @@ def main(args: argparse.Namespace) -> int:
     result = evaluate_checkpoint(
         args.checkpoint, source, split=split, queries_path=args.queries, qrels_path=args.qrels, metrics=metrics,
         cache_root=cache_root, model_cfg=model_cfg, encode_cfg=encode_cfg, device=args.device, index=index,
-        run_file=run_file, show_progress=not args.json,
+        run_file=run_file,
     )
     where = {"checkpoint": args.checkpoint, "data": args.data}
     where.update({"split": split} if split else {"queries_file": str(args.queries), "qrels_file": str(args.qrels)})

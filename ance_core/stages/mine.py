@@ -42,7 +42,7 @@ def main(args: argparse.Namespace) -> int:
     experiment = load_experiment(args.config, args.overrides)
     seed = experiment.seeds[0] if args.seed is None else args.seed
     result = refresh(experiment, args.checkpoint, args.out, args.refresh, seed, evaluate=not args.no_eval,
-                     device=args.device, show_progress=not args.json)
+                     device=args.device)
     write_manifest(args.out / NEGATIVES_DIR, "mine", experiment_hash(experiment), refresh=args.refresh, seed=seed,
                    checkpoint=args.checkpoint)
     if args.json:
