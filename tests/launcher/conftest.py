@@ -61,6 +61,23 @@ def stand_in(tmp_path, monkeypatch) -> tuple[str, ...]:
     return (str(script),)
 
 
+@pytest.fixture(autouse=True)
+def cancel_leftover_jobs(request, tmp_path):
+    """After each test, cancel what its submissions left unfinished: a failed test must not leave
+    jobs holding the single test node's CPUs while the next tests wait behind them."""
+    yield
+    if request.node.path.parent != HERE:
+        return  # tests in sub-folders (the TUI's) clean up after themselves
+    from launcher.cancel import cancel_jobs
+    from launcher.records import load_submission
+
+    for marker in tmp_path.glob("**/_jobs/*/submission.json"):
+        try:
+            cancel_jobs(load_submission(marker.parent))
+        except Exception as exc:  # noqa: BLE001 - cleanup must not mask the test's own result
+            print(f"could not cancel the jobs of {marker.parent}: {exc}")
+
+
 @pytest.fixture(scope="session")
 def slurm_cluster() -> Slurm:
     """The local single-node SLURM, started if needed; skips (with the reason) only where it cannot run."""

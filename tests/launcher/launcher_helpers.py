@@ -27,15 +27,15 @@ def make_plan(experiments: list[Experiment], tmp_path: Path, executor: str, ance
                       ance=ance, report=report)
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
+def wait_until(condition: Callable[[], bool], timeout: float, what: str | Callable[[], str], interval: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what() if callable(what) else what}")
         time.sleep(interval)
 
 
-def wait_finished(submission: Submission, timeout: float = 120, slurm: Slurm | None = None) -> list[JobStatus]:
+def wait_finished(submission: Submission, timeout: float = 300, slurm: Slurm | None = None) -> list[JobStatus]:
     """Poll until every job has finished; returns the final states."""
     result: list[JobStatus] = []
 
@@ -44,5 +44,5 @@ def wait_finished(submission: Submission, timeout: float = 120, slurm: Slurm | N
         result = collect(load_submission(submission.folder), slurm)
         return all(status.finished for status in result)
 
-    wait_until(done, timeout, f"the jobs of {submission.folder} to finish (last: {[(s.key, s.state) for s in result]})", 1.0)
+    wait_until(done, timeout, lambda: f"the jobs of {submission.folder} to finish (last: {[(s.key, s.state) for s in result]})", 1.0)
     return result

@@ -121,7 +121,7 @@ def test_payload_paths_reach_apptainer_literally(make_experiment, stand_in, tmp_
 def test_payload_paths_on_slurm(slurm_cluster, make_experiment, stand_in, tmp_path, markers):
     exp = _payload_experiment(make_experiment, tmp_path, markers)
     submission, _ = launch(make_plan([exp], tmp_path, "slurm", stand_in), slurm_cluster)
-    assert [s.state for s in wait_finished(submission, 120)] == ["COMPLETED"] * 3
+    assert [s.state for s in wait_finished(submission)] == ["COMPLETED"] * 3
     no_markers(markers)
     log = submission.log_path(submission.entry("warmup.s0"))
     assert log.parent.parent == Path(exp.outputs.root) / "_jobs" / submission.id  # %j filled in, path kept whole

@@ -31,7 +31,7 @@ def test_chain_runs_in_dependency_order_and_status_shows_it(slurm_cluster, make_
     ids = [job.job_id for job in submission.jobs]
     assert all(job_id and job_id.isdigit() for job_id in ids)
 
-    statuses = {s.key: s for s in wait_finished(submission, 120)}
+    statuses = {s.key: s for s in wait_finished(submission)}
     assert {s.state for s in statuses.values()} == {"COMPLETED"}
     warmup, top, bottom, report = (statuses[k] for k in ("warmup.s0", "run.top20.s0", "run.bottom20.s0", "report"))
     # Recorded by the jobs themselves: nothing started before what it depends on had ended.
@@ -49,7 +49,7 @@ def test_a_failing_job_leaves_its_dependants_not_run_and_status_says_why(slurm_c
     exp = make_experiment(data={"dataset": str(tmp_path / "no-such-data")})
     plan = make_plan([exp], tmp_path, "slurm")  # default command: the `ance` of this venv
     submission, _ = launch(plan, slurm_cluster)
-    statuses = wait_finished(submission, 240)
+    statuses = wait_finished(submission)
 
     assert [(s.key, s.state) for s in statuses] == [("warmup.s0", "FAILED"), ("run.top20.s0", "NOT_RUN"), ("report", "NOT_RUN")]
     assert statuses[0].exit_code not in (None, 0)
@@ -73,7 +73,7 @@ def test_usr1_checkpoints_requeues_and_the_job_comes_back_and_finishes(slurm_clu
     job_id = submission.jobs[0].job_id
     # What SLURM does signal_seconds before the time limit, and what a preempting scheduler does.
     subprocess.run(["scancel", "--signal=USR1", "--batch", job_id], check=True)
-    [status] = wait_finished(submission, 120)
+    [status] = wait_finished(submission)
 
     assert (status.state, status.restarts, status.job_id) == ("COMPLETED", 1, job_id)
     assert [e["event"] for e in stand_in_events(tmp_path)] == [
@@ -91,7 +91,7 @@ def test_multinode_template_preemption_goes_through_srun_and_torchrun(slurm_clus
     submission, _ = launch(plan, slurm_cluster)
     wait_until(lambda: any(e["event"] == "waiting for a signal" for e in stand_in_events(tmp_path)), 120, "the worker")
     subprocess.run(["scancel", "--signal=USR1", "--batch", submission.jobs[0].job_id], check=True)
-    [status] = wait_finished(submission, 180)
+    [status] = wait_finished(submission)
     assert (status.state, status.restarts) == ("COMPLETED", 1)
     assert [e["event"] for e in stand_in_events(tmp_path)][2:] == ["checkpointed on SIGUSR1", "resumed", "finished"]
 
@@ -104,7 +104,7 @@ def test_cancel_a_submission(slurm_cluster, make_experiment, stand_in, tmp_path,
 
     assert cli.main(["cancel", submission.id, "--runs", str(tmp_path / "runs")]) == 0
     assert capsys.readouterr().out.split() == ["cancelled", *[job.job_id for job in submission.jobs]]
-    statuses = wait_finished(submission, 60)
+    statuses = wait_finished(submission)
     assert [s.state for s in statuses] == ["CANCELLED", "CANCELLED", "CANCELLED"]
     assert load_submission(submission.folder).record("warmup.s0")["state"] == "cancelled"
 
@@ -117,7 +117,7 @@ def test_encode_array_on_slurm(slurm_cluster, make_experiment, stand_in, tmp_pat
     plan = plan_encode(exp, checkpoint=str(tmp_path / "ckpt"), out=str(tmp_path / "emb"), submission_id=new_submission_id(),
                        workdir=str(tmp_path), executor="slurm", ance=stand_in)
     submission, _ = launch(plan, slurm_cluster)
-    statuses = wait_finished(submission, 120)
+    statuses = wait_finished(submission)
     job_id = submission.jobs[0].job_id
     assert [(s.job_id, s.state) for s in statuses] == [(f"{job_id}_0", "COMPLETED"), (f"{job_id}_1", "COMPLETED")]
     assert sorted(p.name for p in (submission.folder / "logs").iterdir()) == [f"encode.top20-{job_id}_{t}.out" for t in (0, 1)]
@@ -126,7 +126,7 @@ def test_encode_array_on_slurm(slurm_cluster, make_experiment, stand_in, tmp_pat
 def test_status_comes_from_the_records_when_slurm_cannot_be_asked(slurm_cluster, make_experiment, stand_in, tmp_path, down_slurm):
     plan = make_plan([make_experiment(warmup={"enabled": False})], tmp_path, "slurm", stand_in, report=False)
     submission, _ = launch(plan, slurm_cluster)
-    wait_finished(submission, 120)
+    wait_finished(submission)
     [status] = collect(load_submission(submission.folder), down_slurm)
     assert (status.state, status.source) == ("COMPLETED", "record")
 
