@@ -32,14 +32,20 @@ _PLURAL = {"query": "queries", "passage": "passages"}
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """None: this rank's GPU under torchrun (LOCAL_RANK), the first GPU, else the CPU."""
-    if device is not None:
-        return torch.device(device)
-    if torch.cuda.is_available():
-        import os
+    """None: this rank's GPU under torchrun (LOCAL_RANK), the first GPU, else the CPU.
 
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
-    return torch.device("cpu")
+    A bare 'cuda' also means this rank's GPU, so that `--device cuda` under torchrun
+    does not put every rank on GPU 0.
+    """
+    if device is not None:
+        device = torch.device(device)
+        if device.type != "cuda" or device.index is not None:
+            return device
+    elif not torch.cuda.is_available():
+        return torch.device("cpu")
+    import os
+
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % max(torch.cuda.device_count(), 1))
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:

@@ -66,12 +66,8 @@ def _init_distributed() -> tuple[int, int]:
 
 def main(args: argparse.Namespace) -> int:
     from ance_core.data.layout import resolve_dataset
-    from ance_core.data.tokcache import token_cache
-    from ance_core.encode.batching import parse_shard, shard_range
-    from ance_core.encode.cache import embedding_key
-    from ance_core.encode.embed import embed, quantize_for_cpu, resolve_device, resolve_precision
-    from ance_core.encode.shards import shard_dir, shard_done, shard_writer
-    from ance_core.model.loading import load_encoder
+    from ance_core.encode.batching import parse_shard
+    from ance_core.encode.embed import resolve_device, resolve_precision
 
     # Check everything cheap before loading a model.
     index, count = parse_shard(args.shard)
@@ -95,7 +91,25 @@ def main(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
 
     rank, world = _init_distributed()
-    index, count = index * world + rank, count * world  # each rank: a contiguous slice of this array task's rows
+    try:
+        return _encode(args, index * world + rank, count * world, model_cfg, kind, tsv, device, precision,
+                       batch_size, quantize)
+    finally:
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def _encode(args, index, count, model_cfg, kind, tsv, device, precision, batch_size, quantize) -> int:
+    """Shard `index` of `count` (under torchrun: this rank's contiguous slice of the array task's rows)."""
+    from ance_core.data.tokcache import token_cache
+    from ance_core.encode.batching import shard_range
+    from ance_core.encode.cache import embedding_key
+    from ance_core.encode.embed import embed, quantize_for_cpu
+    from ance_core.encode.shards import shard_dir, shard_done, shard_writer
+    from ance_core.model.loading import load_encoder
+
     encoder = load_encoder(args.checkpoint, model_cfg)
     if quantize:
         encoder = quantize_for_cpu(encoder)

@@ -109,3 +109,13 @@ def test_training_mode_is_restored(encoder, tiny_texts):
     encoder.train()
     embed(encoder, tiny_texts[:2], "passage", show_progress=False)
     assert encoder.training
+
+
+def test_a_bare_cuda_device_means_this_ranks_gpu(monkeypatch):
+    from ance_core.encode import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    assert resolve_device("cuda") == torch.device("cuda", 2)
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert resolve_device("cpu") == torch.device("cpu")
