@@ -122,9 +122,12 @@ def _merge_ragged(best: np.ndarray, rows: np.ndarray, cand_keys: np.ndarray, k: 
     return best
 
 
-def _corpus_chunks(corpus: np.ndarray, p: BlockedParams, dim: int) -> Iterator[tuple[int, int, torch.Tensor]]:
+def _rows_per_chunk(p: BlockedParams, dim: int) -> int:
+    return max(p.block, (p.chunk_bytes // (4 * dim)) // p.block * p.block)
+
+
+def _corpus_chunks(corpus: np.ndarray, p: BlockedParams, dim: int, rows_per_chunk: int) -> Iterator[tuple[int, int, torch.Tensor]]:
     """(start, real rows, fp32 tensor padded with zero rows to a multiple of the group size)."""
-    rows_per_chunk = max(p.block, (p.chunk_bytes // (4 * dim)) // p.block * p.block)
     for start in range(0, corpus.shape[0], rows_per_chunk):
         part = corpus[start : start + rows_per_chunk]
         padded_rows = -(-part.shape[0] // p.group) * p.group
@@ -149,7 +152,7 @@ def blocked_search(
     """Exact top-k by inner product: (scores float32 (Q,k), rows int64 (Q,k)), -1/-inf padded past N.
 
     `queries` (Q,d) and `corpus` (N,d) may be float16 or float32 numpy arrays.
-    `progress(done_queries)` is called as query batches finish (last corpus chunk).
+    `progress(n)` is called as query batches finish a corpus chunk, n = queries / number of chunks.
     """
     p = params or BlockedParams()
     if p.block % p.group:
@@ -167,12 +170,11 @@ def blocked_search(
     if kk == 0 or not batches:
         return _finish(best_all, k)
 
-    chunks = list(_corpus_chunks(corpus, p, dim)) if n_corpus else []
-    last_chunk = len(chunks) - 1
+    rows_per_chunk = _rows_per_chunk(p, dim)
+    n_chunks = -(-n_corpus // rows_per_chunk)
 
-    def run(batch: tuple[int, int], chunk_index: int) -> int:
+    def run(batch: tuple[int, int], start: int, real: int, chunk: torch.Tensor) -> int:
         qs, qe = batch
-        start, real, chunk = chunks[chunk_index]
         q = torch.from_numpy(np.array(queries[qs:qe], dtype=np.float32))  # a small writable copy
         n = qe - qs
         tile_buf = torch.empty(n * p.block, dtype=torch.float32)
@@ -188,11 +190,11 @@ def blocked_search(
         return n
 
     with _single_threaded_torch(), ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ance-search") as pool:
-        # Chunk by chunk (each converted to fp32 once), query batches in parallel within a chunk.
-        for index in range(len(chunks)):
-            for done in pool.map(lambda b: run(b, index), batches):
-                if progress is not None and index == last_chunk:
-                    progress(done)
+        # Chunk by chunk (each converted to fp32 once, then dropped), query batches in parallel within a chunk.
+        for start, real, chunk in _corpus_chunks(corpus, p, dim, rows_per_chunk):
+            for done in pool.map(lambda b: run(b, start, real, chunk), batches):
+                if progress is not None:
+                    progress(done / n_chunks)
     return _finish(best_all, k)
 
 

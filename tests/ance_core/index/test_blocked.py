@@ -75,4 +75,4 @@ def test_progress_reports_every_query_once():
     rng = np.random.default_rng(3)
     blocked_search(integer_vectors(rng, 50, 8), integer_vectors(rng, 300, 8), 10,
                    BlockedParams(query_batch=16, block=64, group=4, chunk_bytes=1), progress=seen.append)
-    assert sum(seen) == 50
+    assert sum(seen) == pytest.approx(50)  # fractions: one share per corpus chunk
