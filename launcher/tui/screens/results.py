@@ -53,7 +53,7 @@ line per strategy, the same colour in both.
     def __init__(self) -> None:
         super().__init__()
         self.results: Results | None = None
-        self.loading = True  # until the first read (on the first showing) lands
+        self.reading = True  # until the first read lands (not `loading`: that Textual attribute hides the screen)
         self.metric = METRICS[0]
         self.study_index = 0
 
@@ -78,7 +78,7 @@ line per strategy, the same colour in both.
         self.action_reload()
 
     def action_reload(self) -> None:
-        self.loading = True
+        self.reading = True
         self.query_one("#where", Notice).say("reading the runs ...")
         self.load(self.session.runs_roots())
 
@@ -92,14 +92,14 @@ line per strategy, the same colour in both.
         self.app.call_from_thread(self.show_results, results, roots)
 
     def show_error(self, message: str) -> None:
-        self.results, self.loading = None, False
+        self.results, self.reading = None, False
         self.query_one("#where", Notice).say(f"cannot read the runs: {message}", "error")
         self.query_one(StrategyTable).show(None)
         self.query_one("#verdict", Notice).say("")
         self.query_one("#plots").display = False
 
     def show_results(self, results: Results, roots: list[Path]) -> None:
-        self.results, self.loading = results, False
+        self.results, self.reading = results, False
         if not results.studies:
             self.query_one("#where", Notice).say(
                 f"no runs with evaluations under {', '.join(map(self.session.shown, roots))} yet: submit an experiment (2), "

@@ -196,7 +196,7 @@ warm-up per seed, one run per seed, the report — with what each waits for.
             elif choice == ONLY and only:
                 self.start(scripts.only_job(plan, only))
 
-        self.app.push_screen(SubmitScreen(plan, view.runtime, only, warning), answer)
+        self.app.push_screen(SubmitScreen(plan, view.runtime, only, warning, session.shown(plan.job_dir)), answer)
 
     def start(self, plan: Plan) -> None:
         """Hand the plan to its executor off the UI thread, then show it on the Jobs screen.

@@ -65,16 +65,17 @@ class SubmitScreen(ModalScreen[str | None]):
         Binding("n,escape", "answer(None)", "Cancel"),
     ]
 
-    def __init__(self, plan: Plan, runtime: str, only: str | None, warning: str = ""):
+    def __init__(self, plan: Plan, runtime: str, only: str | None, warning: str = "", folder: str = ""):
         super().__init__()
         self.plan, self.runtime, self.only, self.warning = plan, runtime, only, warning
+        self.folder = folder or str(plan.job_dir)  # how to show the job folder (relative where it can be)
 
     def compose(self) -> ComposeResult:
         plan = self.plan
         count = len(plan.jobs)
         with Vertical() as box:
             box.border_title = f"submit {count} job{'s' if count > 1 else ''} ({plan.executor}, {self.runtime})"
-            yield Static(f"submission {plan.submission_id}\njob folder {plan.job_dir}")
+            yield Static(f"submission {plan.submission_id}\njob folder {self.folder}")
             with VerticalScroll():
                 yield Static(plan_table(plan, self.only))
             if self.warning:

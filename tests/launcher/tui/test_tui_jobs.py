@@ -16,7 +16,7 @@ from launcher.tui.screens.jobs import JobsScreen
 from launcher.tui.tracking import settled
 from launcher.tui.widgets.job_table import JobTable
 from launcher.tui.widgets.log_follower import LogFollower
-from tui_helpers import JOB_TIMEOUT, screen_text, states, submit, wait_for
+from tui_helpers import JOB_TIMEOUT, screen_text, select_experiment, states, submit, wait_for, write_submissions
 
 SLURM_COMMANDS = {"sbatch", "squeue", "sinfo", "sacct", "scancel", "scontrol", "srun", "salloc", "sattach", "sstat"}
 
@@ -46,8 +46,7 @@ def no_slurm(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("PATH", str(bin_dir))
 
 
-async def test_without_slurm_the_screen_says_so_and_local_jobs_still_run(app: LauncherApp, workdir: Path, no_slurm):
-    write_run(workdir / "runs", "top20", 0, {0: 0.50, 1: 0.55})
+async def test_without_slurm_the_screen_says_so(app: LauncherApp, no_slurm):
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("3")
         await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.slurm_problem, what="the SLURM check")
@@ -56,6 +55,16 @@ async def test_without_slurm_the_screen_says_so_and_local_jobs_still_run(app: La
         assert "Local jobs still work" in text
         assert "no submissions under runs yet" in text
 
+        await select_experiment(pilot, "top20.yaml")
+        await pilot.press("2", "e")  # executor slurm: the script screen warns too
+        await wait_for(pilot, lambda: app.screen.slurm_problem, what="the script screen's SLURM check")
+        assert "SLURM is not available here" in screen_text(app)
+
+
+@pytest.mark.slow
+async def test_without_slurm_local_jobs_still_run(app: LauncherApp, workdir: Path, no_slurm):
+    write_run(workdir / "runs", "top20", 0, {0: 0.50, 1: 0.55})
+    async with app.run_test(size=(100, 30)) as pilot:
         submission = await submit(pilot, "top20.yaml", ("t", "t", "t"), "o")  # the report job, local executor
         screen = app.screen
         await wait_for(pilot, lambda: states(screen, submission).get("report") == "COMPLETED", JOB_TIMEOUT, "report COMPLETED")
@@ -104,14 +113,16 @@ async def test_cancel_a_pending_slurm_job(app: LauncherApp, slurm_up):
 
 
 async def test_finished_jobs_are_not_cancelled(app: LauncherApp, workdir: Path):
-    write_run(workdir / "runs", "top20", 0, {0: 0.50, 1: 0.55})
+    write_submissions(workdir)  # as the local executor leaves them: completed, failed, not run
     async with app.run_test(size=(100, 30)) as pilot:
-        submission = await submit(pilot, "top20.yaml", ("t", "t", "t"), "o")
-        screen = app.screen
-        await wait_for(pilot, lambda: states(screen, submission).get("report") == "COMPLETED", JOB_TIMEOUT)
-        await pilot.press("c")
-        await pilot.pause()
-        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and len(app.screen.rows) == 4)
+        table = app.screen.query_one(JobTable)
+        for index in range(table.row_count):
+            table.move_cursor(row=index)
+            await pilot.press("c")
+            await pilot.pause()
+            assert not isinstance(app.screen, ConfirmScreen), table.selected().label
 
 
 class _LogApp(App):

@@ -20,7 +20,7 @@ async def open_results(pilot) -> ResultsScreen:
     await pilot.press("4")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, ResultsScreen))
     screen = pilot.app.screen
-    await wait_for(pilot, lambda: not screen.loading, what="the runs to load")
+    await wait_for(pilot, lambda: not screen.reading, what="the runs to load")
     await pilot.pause()
     return screen
 

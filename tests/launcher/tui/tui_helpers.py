@@ -2,15 +2,87 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+from ance_core.config import load_experiment
+from launcher.plan import plan_study, write_plan
+from launcher.records import set_job_ids
+from launcher.submit import resolve_all
 
 from launcher.tui.screens.experiments import ExperimentsScreen
 from launcher.tui.screens.jobs import JobsScreen
 from launcher.tui.screens.submit import SubmitScreen
 from launcher.tui.widgets.experiment_table import ExperimentTable
 
+START = 1_767_268_800.0  # 2026-01-01 12:00 UTC: fixed job times (only differences, elapsed, are shown)
 JOB_TIMEOUT = 120  # a stage starts a Python with torch: seconds on a loaded 2-core machine
+
+TOP20 = """\
+name: top20
+description: top 20 of the ANN top 200 (the data folder is missing on purpose)
+strategy: top20
+seeds: [0]
+data:
+  dataset: data/missing
+ance:
+  refresh_every: 10
+  refreshes: 2
+  segment:
+    kind: top
+    windows: [[0, 20]]
+resources:
+  executor: local
+  gpus: 0
+"""
+
+BAD = """\
+name: bad
+ance:
+  segment:
+    kind: top
+    windows: [[0, 20], [30, 10]]
+train:
+  lr: -1
+"""
+
+BROKEN = """\
+name: broken
+ance:
+  segment: [unclosed
+"""
+
+BASE = """\
+data:
+  dataset: builtin:debian-10pct
+resources:
+  gpus: 4
+  executor: slurm
+"""
+
+RANDOM20 = """\
+extends: ../_base.yaml
+name: random20
+seeds: [0, 1]
+ance:
+  segment:
+    kind: random
+    windows: [[0, 200]]
+"""
+
+
+def write_experiments(folder: Path) -> Path:
+    """bad.yaml (two schema problems), broken.yaml (not YAML), top20.yaml (valid), sub/random20.yaml (valid,
+    extends _base.yaml, which is no experiment itself)."""
+    (folder / "sub").mkdir(parents=True)
+    (folder / "top20.yaml").write_text(TOP20)
+    (folder / "bad.yaml").write_text(BAD)
+    (folder / "broken.yaml").write_text(BROKEN)
+    (folder / "_base.yaml").write_text(BASE)
+    (folder / "sub" / "random20.yaml").write_text(RANDOM20)
+    return folder
 
 
 async def wait_for(pilot, condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
@@ -58,3 +130,33 @@ async def submit(pilot, experiment: str, keys: tuple[str, ...], answer: str) -> 
     await pilot.press(answer)
     await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen), what="the jobs screen")
     return submission
+
+
+def _record(folder: Path, key: str, job_id: str, state: str, exit_code: int | None, seconds: float, offset: float) -> None:
+    record = {"key": key, "job_id": job_id, "array_task": None, "executor": "local", "state": state,
+              "exit_code": exit_code, "host": "node01", "pid": 4242, "restart_count": 0,
+              "start": START + offset, "end": START + offset + seconds}
+    (folder / "records" / f"{key}.json").write_text(json.dumps(record))
+
+
+def write_submissions(workdir: Path) -> None:
+    """Two submissions as the local executor leaves them: a report that completed, a chain whose warm-up failed."""
+    source = workdir / "experiments" / "top20.yaml"
+    resolved = resolve_all([(source, load_experiment(source))], str(workdir), str(workdir / "runs"))
+
+    older = plan_study(resolved, submission_id="20260101-120000-aaaa", workdir=str(workdir), executor="local", ance=("ance",))
+    older.jobs = [job for job in older.jobs if job.key == "report"]
+    write_plan(older)
+    set_job_ids(older.job_dir, {"report": "local1"})
+    _record(older.job_dir, "report", "local1", "completed", 0, 7.4, 0)
+    (older.job_dir / "logs" / "report-local1.out").write_text("[2026-01-01 12:00:00] ance-launch: job local1 (report)\n")
+
+    newer = plan_study(resolved, submission_id="20260101-130000-bbbb", workdir=str(workdir), executor="local", ance=("ance",))
+    write_plan(newer)
+    set_job_ids(newer.job_dir, {"warmup.s0": "local1", "run.top20.s0": "local2", "report": "local3"})
+    _record(newer.job_dir, "warmup.s0", "local1", "failed", 2, 21.6, 3600)
+    (newer.job_dir / "logs" / "warmup.s0-local1.out").write_text(
+        "[2026-01-01 13:00:00] ance-launch: job local1 (warmup.s0) on node01, restart 0, executor local\n"
+        "ERROR    input: data.dataset: expected an existing data directory (MS MARCO layout),\n"
+        "         found data/missing\n"
+        "[2026-01-01 13:00:21] ance-launch: the stage failed (exit 2)\n")
