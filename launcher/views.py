@@ -76,7 +76,9 @@ def plan_table(plan: Plan) -> Table:
         table.add_column(column)
     for job in plan.jobs:
         seed = "" if job.context.seed is None else str(job.context.seed)
-        table.add_row(job.key, job.template, job.experiment.name, seed, ", ".join(job.depends_on))
+        deps = job.depends_on
+        after = ", ".join(deps) if len(deps) <= 3 else f"{len(deps)} jobs: {deps[0]} … {deps[-1]}"
+        table.add_row(job.key, job.template, job.experiment.name, seed, after)
     return table
 
 
