@@ -53,16 +53,31 @@ def load_experiment_data(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict
     if not isinstance(parent, str) or not parent.strip():
         raise InputError.single(path, "extends", "a path to another experiment file", parent)
     parent_path = (path.parent / parent) if not Path(parent).is_absolute() else Path(parent)
-    if not parent_path.is_file():
-        raise InputError.single(path, "extends", "an existing file (relative to this one)", str(parent_path), raw=True)
+    if not _is_file(parent_path):
+        raise InputError.single(path, "extends", "an existing file (relative to this one)", _shorten(str(parent_path)), raw=True)
     base = load_experiment_data(parent_path, (*_seen, resolved))
     return deep_merge(base, data)
 
 
+def _is_file(path: Path) -> bool:
+    """Path.is_file, but a name too long for the OS (or with NUL bytes) is just not a file."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    if not _is_file(path):
         raise InputError.single(path, "file", "an existing experiment YAML file", "no such file")
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError.single(path, "file", "a readable experiment YAML file", exc.strerror or str(exc), raw=True) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -75,6 +90,9 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
         problem = getattr(exc, "problem", None) or str(exc)
         raise InputError.single(path, where, "valid YAML", problem, raw=True) from None
+    except RecursionError:
+        # PyYAML builds nested collections recursively; a file nested thousands deep is not an experiment.
+        raise InputError.single(path, "document", "valid YAML of ordinary depth", "nesting too deep to read", raw=True) from None
     if data is None:
         raise InputError.single(path, "document", "a mapping of experiment fields", "an empty file", raw=True)
     if not isinstance(data, dict):

@@ -87,8 +87,8 @@ def download(url: str, dest: Path, size: int | None, md5: str | None, retries: i
         if size is not None and have == size:
             break
         try:
-            if _fetch(url, part, have, timeout):
-                break
+            _fetch(url, part, have, timeout)
+            break  # the server sent all it has: whatever the size, _verify decides
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             if isinstance(exc, urllib.error.HTTPError) and exc.code not in (408, 429, 500, 502, 503, 504):
                 raise StageError(f"downloading {url}: HTTP {exc.code} {exc.reason}") from None
@@ -107,8 +107,8 @@ def download(url: str, dest: Path, size: int | None, md5: str | None, retries: i
     return dest
 
 
-def _fetch(url: str, part: Path, have: int, timeout: float) -> bool:
-    """One HTTP request appending to `part` from byte `have`. True when the server says nothing is left."""
+def _fetch(url: str, part: Path, have: int, timeout: float) -> None:
+    """One HTTP request appending to `part` from byte `have`; raises when the body ends before its announced length."""
     headers = dict(HEADERS)
     if have:
         headers["Range"] = f"bytes={have}-"
@@ -117,7 +117,7 @@ def _fetch(url: str, part: Path, have: int, timeout: float) -> bool:
         response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - https URL from FILES or --base-url
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:  # nothing after `have`: the .part is already complete
-            return True
+            return
         raise
     with response:
         mode = "ab"
@@ -137,7 +137,6 @@ def _fetch(url: str, part: Path, have: int, timeout: float) -> bool:
         # urllib does not raise when the connection closes early: compare with the announced length.
         if expected is not None and written < int(expected):
             raise http.client.IncompleteRead(b"", int(expected) - written)
-    return False
 
 
 def _range_start(content_range: str) -> int | None:

@@ -115,7 +115,8 @@ def _download(args: argparse.Namespace, start: float) -> None:
     rows = [(name, f"{entry['size']:,}", entry["md5"]) for name, entry in record["files"].items()]
     _print_summary(f"{args.dataset} (MD5 verified)", ("file", "bytes", "md5"), rows, args.out, start, [])
     out_console.print("Point an experiment at it with MS MARCO's own file names:")
-    out_console.print(file_map_yaml(args.out), markup=False, highlight=False)
+    # soft_wrap: the snippet must stay copy-pasteable YAML, whatever the terminal width
+    out_console.print(file_map_yaml(args.out), markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_summary(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]], out: Path, start: float, notes: list[str]) -> None:
@@ -131,4 +132,4 @@ def _print_summary(title: str, header: tuple[str, ...], rows: list[tuple[str, ..
     out_console.print(table)
     for note in notes:
         out_console.print(f"  {note}", markup=False, highlight=False)
-    out_console.print(f"wrote {Path(out).resolve()} in {time.perf_counter() - start:.1f} s", markup=False, highlight=False)
+    out_console.print(f"wrote {Path(out).resolve()} in {time.perf_counter() - start:.1f} s", markup=False, highlight=False, soft_wrap=True)

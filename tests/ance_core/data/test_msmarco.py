@@ -192,3 +192,12 @@ def test_damaged_archive_is_reported(tmp_path):
     with FileServer({"collectionandqueries.tar.gz": bad}) as server:
         with pytest.raises(InputError, match=r"collectionandqueries.tar.gz: archive: expected a complete tar.gz archive"):
             download_dataset("msmarco-passage", tmp_path, base_url=server.url, catalog=bad_catalog)
+
+
+def test_a_complete_response_shorter_than_expected_is_not_refetched_forever(tmp_path):
+    """A server that sends a whole (but wrong, shorter) file and ignores Range: one request, then a checksum error."""
+    dest = tmp_path / "blob.bin"
+    with FileServer({"blob.bin": BLOB[:1000]}, honour_range=False) as server:
+        with pytest.raises(InputError, match=r"checksum: expected 1,024,000 bytes .*found 1,000 bytes"):
+            download(server.url + "blob.bin", dest, len(BLOB), hashlib.md5(BLOB).hexdigest())
+    assert server.ranges == [None]
