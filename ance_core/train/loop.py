@@ -299,22 +299,49 @@ def _refresh(ctx: Run, refresh: int, checkpoint: str, step: int) -> dict[str, An
         rundir.write_refresh_record(ctx.run_dir, refresh, record)
         ctx.metrics.emit("refresh_failed", refresh=refresh, step=step, error=reason)
         return {"refresh": refresh, **record}
-    record = {"ok": True, "step": step, "checkpoint": checkpoint, "metrics": dict(result),
-              "seconds": round(time.monotonic() - started, 2)}
+    stats = result.stats
+    record = {
+        "ok": True, "step": step, "checkpoint": checkpoint, "metrics": dict(result),
+        "stats": {"queries": stats["queries"], "positive_in_topk": stats["positive_in_topk"],
+                  "mean_neg_rank": stats["negative_rank"]["mean"], "qrels_overlap": stats["qrels_overlap"]},
+        "seconds": round(time.monotonic() - started, 2),
+    }
     rundir.write_refresh_record(ctx.run_dir, refresh, record)
+    if refresh > 0:
+        drop_embeddings(rundir.cache_root(ctx.experiment), checkpoint)
     return {"refresh": refresh, **record}
 
 
 def _log_eval(ctx: Run, record: dict[str, Any]) -> None:
-    """The refresh's `eval` event, unless a previous attempt logged it already; and the best checkpoint."""
+    """The refresh's `refresh` and `eval` events, unless a previous attempt logged them; the best checkpoint."""
     refresh, step = record["refresh"], record["step"]
     if any(e.get("refresh") == refresh for e in ctx.metrics.events("eval")):
         return
     values = record["metrics"]
+    ctx.metrics.emit("refresh", refresh=refresh, step=step, seconds=record["seconds"], **record["stats"])
     ctx.metrics.emit("eval", refresh=refresh, step=step, split=ctx.experiment.eval.split, **values)
     main_metric = ctx.experiment.eval.metrics[0]
     if refresh > 0 and isinstance(values.get(main_metric), (int, float)):
         record_eval(ctx.run_dir, step, main_metric, float(values[main_metric]))
+
+
+def drop_embeddings(cache_root: Path, checkpoint: str) -> None:
+    """Delete the cached embeddings of a checkpoint no refresh will use again (refresh k >= 1 is its only user;
+    refresh 0's, of the shared start checkpoint, stay for the other strategies)."""
+    import shutil
+
+    from ance_core.encode.shards import list_shards, read_shard_meta
+    from ance_core.model import encoder_fingerprint
+
+    fingerprint = encoder_fingerprint(checkpoint)
+    for folder in sorted((cache_root / "embeddings").glob("*")):
+        shards = [path for paths in list_shards(folder).values() for path in paths]
+        meta = read_shard_meta(shards[0]) if shards else None
+        if meta is not None and str(meta["key"].get("encoder", "")).split("+")[0] == fingerprint:
+            trash = folder.with_name(f".{folder.name}.partial")
+            folder.rename(trash)
+            shutil.rmtree(trash, ignore_errors=True)
+            log.debug("dropped stale embeddings %s of %s", folder.name, checkpoint)
 
 
 def _newest_at_least(ctx: Run, step: int):

@@ -47,7 +47,7 @@ class StopFlag:
 @contextlib.contextmanager
 def stop_on_signals(flag: StopFlag | None = None) -> Iterator[StopFlag]:
     """Install the USR1/TERM handlers for the block (main thread only; elsewhere the flag stays unset)."""
-    flag = flag or StopFlag()
+    flag = StopFlag() if flag is None else flag
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return

@@ -16,13 +16,25 @@ def tiny_dataset(tmp_path_factory) -> Path:
     return write_tiny_dataset(tmp_path_factory.mktemp("tiny-data"))
 
 
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A 2-layer, width-32 BERT with MiniLM's tokenizer: byte-identical in every process.
+
+    (A tokenizer trained on the fly, as tests/helpers builds, differs between processes:
+    the trainer breaks frequency ties by hash order. Loss thresholds need the same model.)"""
+    from ance_core.model import minilm_path
+    from ance_core.selftest import write_tiny_model
+
+    return write_tiny_model(tmp_path_factory.mktemp("tiny-minilm") / "model", minilm_path())
+
+
 @pytest.fixture
-def tiny_experiment(tmp_path, tiny_bert_dir, tiny_dataset):
+def tiny_experiment(tmp_path, tiny_model, tiny_dataset):
     """Write a tiny experiment YAML (overrides per section) and return its path."""
 
     def make(**sections) -> Path:
         path = tmp_path / "exp.yaml"
-        path.write_text(yaml.safe_dump(tiny_experiment_dict(tiny_bert_dir, tiny_dataset, tmp_path / "runs", **sections)))
+        path.write_text(yaml.safe_dump(tiny_experiment_dict(tiny_model, tiny_dataset, tmp_path / "runs", **sections)))
         return path
 
     return make

@@ -22,8 +22,8 @@ from ance_core.train.checkpoint import (
 
 
 @pytest.fixture(scope="module")
-def encoder(tiny_bert_dir):
-    return load_encoder(str(tiny_bert_dir))
+def encoder(tiny_model):
+    return load_encoder(str(tiny_model))
 
 
 def draws():

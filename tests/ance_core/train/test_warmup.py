@@ -50,9 +50,9 @@ def test_strategies_of_a_seed_share_one_warmup_seeds_do_not(tiny_experiment):
     assert len(events(warmup_dir(top, 0), "warmup_done")) == 1  # trained once
 
 
-def test_start_checkpoint_without_warmup(tiny_experiment, tiny_bert_dir):
+def test_start_checkpoint_without_warmup(tiny_experiment, tiny_model):
     exp = load_experiment(tiny_experiment(warmup={"enabled": False}))
-    assert start_checkpoint(exp, 0, DistInfo(), StopFlag()) == str(tiny_bert_dir)
+    assert start_checkpoint(exp, 0, DistInfo(), StopFlag()) == str(tiny_model)
     exp = load_experiment(tiny_experiment(warmup={"enabled": False, "init_checkpoint": "/some/ckpt"}))
     assert start_checkpoint(exp, 0, DistInfo(), StopFlag()) == "/some/ckpt"
 

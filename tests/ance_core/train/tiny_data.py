@@ -1,8 +1,7 @@
 """A tiny retrieval data set in MS MARCO layout with real signal: queries share words with their passage.
 
-Words come from the tiny tokenizer's training texts, so they tokenize into
-meaningful sub-words; every passage is a seeded sample of them, every query a
-few words of its passage plus one random word. A randomly initialised tiny BERT
+Every passage is a seeded sample of Debian-description words, every query a few
+words of its passage plus one random word. A randomly initialised tiny BERT
 starts near chance and learns the overlap within a few dozen steps.
 """
 
@@ -10,10 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ance_core.selftest import write_word_dataset
-from helpers.tiny_models import TINY_TEXTS
-
-WORDS = sorted({w for text in TINY_TEXTS for w in text.split() if len(w) > 2})
+from ance_core.selftest import WORDS, write_word_dataset
 
 
 def write_tiny_dataset(folder: str | Path, **sizes) -> Path:

@@ -1,0 +1,88 @@
+"""The whole ANCE loop on a tiny model and tiny data: both modes, resume, a failing refresh."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ance_core.io.atomic import is_complete
+from ance_core.train.negatives import complete_files
+from ance_core.train.signals import Requeue
+from loop_helpers import comparable, events, final_hash, run_loop
+
+
+def test_sync_loop_writes_every_event_and_the_loss_falls(tiny_experiment):
+    run_dir = run_loop(tiny_experiment())
+    kinds = [e["kind"] for e in events(run_dir)]
+    assert kinds[0] == "warmup_done"
+    evals = events(run_dir, "eval")
+    assert [(e["refresh"], e["step"]) for e in evals] == [(0, 0), (1, 12), (2, 24)]
+    assert all({"MRR@10", "nDCG@10", "R@30"} <= set(e) for e in evals)
+    assert [e["refresh"] for e in events(run_dir, "refresh")] == [0, 1, 2]
+    train = events(run_dir, "train")
+    assert [e["step"] for e in train] == [4, 8, 12, 16, 20, 24]
+    assert [e["refresh"] for e in train] == [1, 1, 1, 2, 2, 2]  # chunk k trains on negatives-(k-1)
+    assert train[2]["loss"] < train[0]["loss"]  # within chunk 1, on the warm-up's negatives
+    warm = [json.loads(line) for line in next(run_dir.parents[1].glob("_warmup/*/metrics.jsonl")).read_text().splitlines()]
+    warm_loss = [e["loss"] for e in warm if e["kind"] == "train"]
+    assert np.mean(warm_loss[-3:]) < 0.8 * np.mean(warm_loss[:3])
+    assert json.loads((run_dir / "STATUS.json").read_text())["state"] == "finished"
+    assert is_complete(run_dir / "checkpoints" / "checkpoint-24", verify=True)
+    assert [f.refresh for f in complete_files(run_dir / "negatives")] == [0, 1, 2]
+    assert sorted(p.name for p in (run_dir / "eval").glob("*.json")) == [f"refresh-{r}.json" for r in range(3)]
+    assert (run_dir / "config.yaml").is_file() and (run_dir / "manifest.json").is_file()
+
+
+def test_sync_loop_resumes_to_the_same_next_loss_and_final_bits(tiny_experiment, tmp_path, stop_after):
+    train = {"log_every": 1}
+    straight = run_loop(tiny_experiment(train=train, outputs={"root": str(tmp_path / "a")}))
+    config = tiny_experiment(train=train, outputs={"root": str(tmp_path / "b")})
+    with pytest.raises(Requeue) as stopped:
+        run_loop(config, stop=stop_after(16))  # 12 steps of chunk 1, two looks around refresh 1, then 2 steps
+    assert 12 < stopped.value.step < 24
+    resumed = run_loop(config)
+    assert final_hash(resumed, 24) == final_hash(straight, 24)
+    assert comparable(resumed) == comparable(straight)  # the loss right after the resume included
+    assert json.loads((resumed / "STATUS.json").read_text())["state"] == "finished"
+
+
+def test_a_run_folder_refuses_another_configuration(tiny_experiment, tmp_path):
+    from ance_core.errors import InputError
+
+    config = tiny_experiment(ance={"refreshes": 1})
+    run_loop(config)
+    changed = tiny_experiment(ance={"refreshes": 1}, train={"lr": 5e-4})
+    with pytest.raises(InputError, match="different one"):
+        run_loop(changed)
+
+
+def test_a_failed_refresh_keeps_training_on_the_previous_negatives(tiny_experiment, monkeypatch):
+    import ance_core.mining
+
+    real = ance_core.mining.refresh
+
+    def flaky(experiment, checkpoint, run_dir, refresh, seed, **kw):
+        if refresh == 1:
+            raise RuntimeError("faiss ran out of memory (simulated)")
+        return real(experiment, checkpoint, run_dir, refresh, seed, **kw)
+
+    monkeypatch.setattr(ance_core.mining, "refresh", flaky)
+    run_dir = run_loop(tiny_experiment())
+    failed = events(run_dir, "refresh_failed")
+    assert len(failed) == 1 and failed[0]["refresh"] == 1 and "simulated" in failed[0]["error"]
+    assert [e["refresh"] for e in events(run_dir, "eval")] == [0, 2]
+    assert [e["negatives"] for e in events(run_dir, "train")] == [0] * 6  # chunk 2 stayed on negatives-0
+    status = json.loads((run_dir / "STATUS.json").read_text())
+    assert status["state"] == "finished" and status["failed_refreshes"] == [1]
+
+
+def test_async_loop_trainer_and_refresher_processes(tiny_experiment):
+    run_dir = run_loop(tiny_experiment(ance={"mode": "async"}))
+    assert sorted(e["refresh"] for e in events(run_dir, "eval")) == [0, 1, 2]
+    assert [e["step"] for e in events(run_dir, "train")] == [4, 8, 12, 16, 20, 24]
+    last = max(events(run_dir, "eval"), key=lambda e: e["refresh"])
+    assert last["step"] == 24  # the last refresh evaluates the final checkpoint
+    assert all(e["step"] >= 12 * e["refresh"] for e in events(run_dir, "eval"))
+    assert json.loads((run_dir / "STATUS.json").read_text())["state"] == "finished"
