@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import random
 import signal
 import subprocess
@@ -39,9 +38,10 @@ import numpy as np
 import torch
 
 from ance_core.config import Experiment
-from ance_core.errors import AnceError, StageError
-from ance_core.model import load_encoder
+from ance_core.data.subset import subset_source
 from ance_core.data.tokcache import token_cache
+from ance_core.errors import StageError
+from ance_core.model import load_encoder
 from ance_core.train import distributed as D
 from ance_core.train import rundir
 from ance_core.train.checkpoint import (
@@ -52,9 +52,8 @@ from ance_core.train.checkpoint import (
     record_eval,
     seed_everything,
 )
-from ance_core.train.data_source import data_source
 from ance_core.train.metrics import METRICS_FILE, MetricsLog
-from ance_core.train.negatives import NEGATIVES_DIR, NegativesFile, complete_files, newest_complete
+from ance_core.train.negatives import NEGATIVES_DIR, complete_files, newest_complete
 from ance_core.train.signals import Requeue, StopFlag
 from ance_core.train.trainer import Feed, Session, Trainer, check_precision
 from ance_core.train.warmup import start_checkpoint
@@ -236,7 +235,7 @@ def build_session(ctx: Run, start: str, resume) -> Session:
     exp = ctx.experiment
     encoder = load_encoder(str(resume.path) if resume else start, exp.model)
     cache = rundir.cache_root(exp)
-    source = data_source(exp)
+    source = subset_source(exp)
     passages = token_cache(encoder.tokenizer, source.collection, cache, encoder.spec.passage_max_len)
     queries = token_cache(encoder.tokenizer, source.queries(exp.data.train_split), cache, encoder.spec.query_max_len)
     trainer = Trainer(

@@ -18,21 +18,20 @@ import logging
 import shutil
 from pathlib import Path
 
-import numpy as np
-
 from ance_core.config import Experiment, experiment_hash
 from ance_core.config.schema import RandomSegment
-from ance_core.data import load_collection, load_qrels, load_queries
+from ance_core.data import Collection, load_collection, load_qrels, load_queries
+from ance_core.data.subset import subset_source
 from ance_core.data.tokcache import token_cache
 from ance_core.errors import InputError
 from ance_core.io.atomic import is_complete
+from ance_core.mining import negative_records, sample_fraction, train_positives
 from ance_core.model import load_encoder, save_encoder
-from ance_core.sampling import PositiveSets, refresh_seed, sample_negatives
+from ance_core.sampling import refresh_seed, sample_negatives
 from ance_core.train import distributed as D
 from ance_core.train import rundir
 from ance_core.train.bm25 import BM25Index
 from ance_core.train.checkpoint import CHECKPOINTS_DIR, latest_checkpoint, load_state, seed_everything
-from ance_core.train.data_source import data_source, train_qrels_queries
 from ance_core.train.metrics import METRICS_FILE, MetricsLog
 from ance_core.train.negatives import NEGATIVES_DIR, negatives_path, newest_complete, write_negatives
 from ance_core.train.signals import StopFlag
@@ -92,7 +91,11 @@ def _train(experiment: Experiment, seed: int, directory: Path, dist: D.DistInfo,
     metrics = MetricsLog(directory / METRICS_FILE)
     negatives_dir = directory / NEGATIVES_DIR
     if dist.main and newest_complete(negatives_dir) is None:
-        mine_bm25(experiment, seed, negatives_path(negatives_dir, 0), metrics)
+        collection = load_collection(subset_source(experiment).collection)
+        index = BM25Index(collection.texts)
+        mine_bm25(experiment, seed, negatives_path(negatives_dir, 0), index, collection)
+        if not metrics.events("baseline"):
+            log_baselines(experiment, index, collection, metrics)
     D.barrier(dist)
     negatives = newest_complete(negatives_dir)
     assert negatives is not None
@@ -100,7 +103,7 @@ def _train(experiment: Experiment, seed: int, directory: Path, dist: D.DistInfo,
     resume = latest_checkpoint(directory)
     encoder = load_encoder(str(resume.path) if resume else experiment.model.name, experiment.model)
     cache = rundir.cache_root(experiment)
-    source = data_source(experiment)
+    source = subset_source(experiment)
     passages = token_cache(encoder.tokenizer, source.collection, cache, encoder.spec.passage_max_len)
     queries = token_cache(encoder.tokenizer, source.queries(experiment.data.train_split), cache, encoder.spec.query_max_len)
     trainer = Trainer(
@@ -129,36 +132,51 @@ def _train(experiment: Experiment, seed: int, directory: Path, dist: D.DistInfo,
     D.barrier(dist)
 
 
-def mine_bm25(experiment: Experiment, seed: int, path: Path, metrics: MetricsLog) -> None:
+def mine_bm25(experiment: Experiment, seed: int, path: Path, index: BM25Index, collection: Collection) -> None:
     """BM25 top-`bm25_depth` of the train queries -> `negatives_per_query` random non-positive negatives each."""
     cfg = experiment.warmup
     if cfg.negatives_per_query > cfg.bm25_depth:
         raise InputError.single(None, "warmup.negatives_per_query", f"<= warmup.bm25_depth ({cfg.bm25_depth})", cfg.negatives_per_query)
-    source = data_source(experiment)
-    collection = load_collection(source.collection)
+    source = subset_source(experiment)
     split = experiment.data.train_split
     queries = load_queries(source.queries(split))
-    qrels = load_qrels(source.qrels(split))
-    qids, positives = train_qrels_queries(queries, qrels, collection, cfg.query_fraction, seed)
+    file_rows, positives = train_positives(queries.ids, load_qrels(source.qrels(split)), collection.ids)
+    chosen = sample_fraction(file_rows.size, cfg.query_fraction, seed, WARMUP_STREAM)
+    file_rows, positives = file_rows[chosen], positives.take(chosen)
+    qids = queries.ids.ids_of(file_rows)
     depth = min(cfg.bm25_depth, len(collection))
     if cfg.negatives_per_query > depth - 1:
         raise InputError.single(None, "warmup.negatives_per_query", f"< the collection size ({len(collection)})", cfg.negatives_per_query)
-    log.info("BM25: indexing %d passages, ranking %d train queries (top %d)", len(collection), len(qids), depth)
-    index = BM25Index(collection.texts)
-    rows, _ = index.search([queries.texts[queries.ids.row(q)] for q in qids], depth)
+    log.info("BM25: ranking %d train queries (top %d of %d passages)", len(qids), depth, len(collection))
+    rows, _ = index.search([queries.texts[r] for r in file_rows.tolist()], depth)
     segment = RandomSegment(windows=[(0, depth)], n=cfg.negatives_per_query)
-    sampled = sample_negatives(segment, rows, PositiveSets.from_lists(positives), seed=refresh_seed(seed, WARMUP_STREAM))
-    pids = np.asarray(collection.ids.ids, dtype=object)
-
-    def records():
-        for q, qid in enumerate(qids):
-            count = int(sampled.counts[q])
-            yield {
-                "qid": qid,
-                "pos": pids[positives[q]].tolist(),
-                "neg": pids[sampled.neg_ids[q, :count]].tolist(),
-                "neg_ranks": sampled.neg_ranks[q, :count].tolist(),
-            }
-
-    stats = write_negatives(path, records(), source="bm25", depth=depth, queries=len(qids), seed=seed)
+    sampled = sample_negatives(segment, rows, positives, seed=refresh_seed(seed, WARMUP_STREAM))
+    records = negative_records(qids, positives, sampled, collection.ids)
+    stats = write_negatives(path, records, source="bm25", depth=depth, queries=len(qids), seed=seed)
     log.info("BM25 negatives: %s (%d queries)", path, stats["lines"])
+
+
+def log_baselines(experiment: Experiment, index: BM25Index, collection: Collection, metrics: MetricsLog) -> None:
+    """`baseline` events of the table's reference rows: BM25 and the untrained encoder (zero-shot) on eval.split."""
+    from ance_core.eval import compute_metrics, evaluate_checkpoint, judged_qrels, plan_metrics, ranked_ids, run_from_ranking
+    from ance_core.eval import select_queries
+
+    cfg = experiment.eval
+    source = subset_source(experiment)
+    queries = load_queries(source.queries(cfg.split))
+    judged = select_queries(queries.ids, judged_qrels(queries.ids, load_qrels(source.qrels(cfg.split)), collection.ids),
+                            cfg.max_queries)
+    plan = plan_metrics(cfg.metrics, len(collection))
+    rows, _ = index.search([queries.texts[r] for r in queries.ids.rows(list(judged)).tolist()], plan.depth)
+    values = compute_metrics(plan, run_from_ranking(list(judged), ranked_ids(collection.ids, rows)), judged)
+    metrics.emit("baseline", name="bm25", split=cfg.split, step=0, queries=len(judged), **values)
+    log.info("BM25 on %s: %s", cfg.split, ", ".join(f"{k} {v:.4f}" for k, v in values.items()))
+    if cfg.max_queries is not None:
+        log.info("zero-shot baseline skipped: it evaluates every judged query, eval.max_queries samples them")
+        return
+    result = evaluate_checkpoint(
+        experiment.model.name, source, split=cfg.split, metrics=cfg.metrics, cache_root=rundir.cache_root(experiment),
+        model_cfg=experiment.model, encode_cfg=experiment.ance.encode, index=experiment.ance.index,
+    )
+    metrics.emit("baseline", name="zero-shot", split=cfg.split, step=0, queries=result.queries, **result.metrics)
+    log.info("zero-shot %s on %s: %s", experiment.model.name, cfg.split, ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))

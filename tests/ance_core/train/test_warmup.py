@@ -25,6 +25,12 @@ def test_warmup_trains_checkpoint0_with_falling_loss(tiny_experiment):
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
     assert events(final.parent, "warmup_done")[0]["checkpoint"] == str(final)
     assert not (final.parent / "checkpoints").exists()  # resume points are gone once checkpoint-0 is whole
+    baselines = {e["name"]: e for e in events(final.parent, "baseline")}
+    assert set(baselines) == {"bm25", "zero-shot"}
+    for baseline in baselines.values():
+        assert baseline["split"] == "dev" and baseline["queries"] == 40
+        assert 0 <= baseline["MRR@10"] <= 1 and 0 <= baseline["R@30"] <= 1
+    assert baselines["bm25"]["MRR@10"] > 0.5  # queries are words of their passage: BM25's home ground
 
 
 def test_bm25_negatives_exclude_positives(tiny_experiment, tiny_dataset):
