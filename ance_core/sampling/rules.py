@@ -61,12 +61,15 @@ def take_weighted(rng: np.random.Generator, log_weights: np.ndarray, n: int) -> 
     replacement (what torch.multinomial does in SimANS), for all rows in one pass.
     """
     rows, width = log_weights.shape
-    keys = log_weights - np.log(rng.standard_exponential(size=log_weights.shape, dtype=np.float32))
+    with np.errstate(divide="ignore"):  # log(0) = -inf is a valid (if rare) draw, see below
+        keys = log_weights - np.log(rng.standard_exponential(size=log_weights.shape, dtype=np.float32))
     if width > n:
         top = np.argpartition(keys, width - n, axis=1)[:, width - n :]  # the n largest, unordered
     else:
         top = np.broadcast_to(np.arange(width), (rows, width))
-    chosen = np.where(np.isfinite(np.take_along_axis(keys, top, axis=1)), top, -1)
+    # Possible slots are those with a finite log-weight; a key can be +inf (an exponential
+    # draw of exactly 0, about once in 2**24), and that slot is then simply drawn first.
+    chosen = np.where(np.take_along_axis(log_weights, top, axis=1) > -np.inf, top, -1)
     return _ascending(_pad_to(chosen, n), width)
 
 

@@ -68,3 +68,12 @@ def test_simans_prefers_negatives_scored_near_the_positive():
     weights = np.exp(-4.0 * (scores[0].astype(np.float64) - 0.5) ** 2)
     counts = np.bincount(result.neg_positions[:, 0], minlength=5)
     assert chi_square(counts, TRIALS * weights / weights.sum()) < 18.5  # 4 dof, 99.9%
+
+
+def test_an_exponential_draw_of_zero_still_counts_as_a_pick():
+    class ZeroDraws:  # the extreme draw the float32 exponential can return
+        def standard_exponential(self, size, dtype):
+            return np.zeros(size, dtype=dtype)
+
+    chosen = take_weighted(ZeroDraws(), np.zeros((2, 5)), 3)
+    assert (chosen >= 0).all()
