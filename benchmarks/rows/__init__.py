@@ -17,4 +17,6 @@ To add a group (encode, mine, search, train, ...):
 ROWS = {
     "samplers": "benchmarks.rows.samplers",
     "encode": "benchmarks.rows.encode",
+    "search": "benchmarks.rows.search",
+    "mine": "benchmarks.rows.mine",
 }

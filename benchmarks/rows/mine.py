@@ -1,0 +1,112 @@
+"""Row group `mine`: `ance mine` end to end against sentence-transformers' `mine_hard_negatives`.
+
+Same work on both sides: MiniLM (offline package), builtin:debian-10pct
+(6,023 passages), every train query with a positive (5,381), encode the corpus
+and the queries, exact top-200 by inner product, 20 negatives per query from
+the top of the list (positives excluded); batch size 128 and passage length 128
+on both sides, CPU, torch's default threads, cold caches.
+
+* ours: `ance_core.mining.refresh` (what `ance mine --no-eval` runs): model load,
+  tokenize + encode through the embedding cache, blocked exact search, the
+  top20 segment sampler, the negatives file and its stats;
+* baseline: `SentenceTransformer(minilm)` + `mine_hard_negatives(dataset,
+  corpus=..., range_max=200, num_negatives=20, use_faiss=True)`; needs the
+  `datasets` package (`pip install datasets`).
+Each side runs once in its own process (minutes each); time includes loading
+the model, not importing libraries. Peak memory is each process's VmHWM.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.harness import Row, measure
+
+GROUP = "mine"
+TARGET = 1.5
+DATA = "builtin:debian-10pct"
+TOP_K = 200
+NEGATIVES = 20
+BATCH = 128
+MAX_LEN = 128
+
+logger = logging.getLogger(__name__)
+
+
+def run(options) -> list[Row]:
+    limit = 500 if options.quick else None
+    logger.info("mine: ours (ance mine --no-eval)")
+    ours = measure(__name__, "ours_side", timeout_s=3600, scratch=str(options.scratch), limit=limit)
+    logger.info("mine: sentence-transformers mine_hard_negatives")
+    theirs = measure(__name__, "st_side", timeout_s=3600, limit=limit)
+    phases = ", ".join(f"{k} {v:.1f}" for k, v in ours.extra["phases"].items())
+    note = (f"{DATA}: {ours.extra['passages']} passages, {ours.extra['queries']} train queries "
+            f"(ST: {theirs.extra['queries']}), top-{TOP_K}, {NEGATIVES} negatives, batch {BATCH}, cold caches; "
+            f"CPU time {ours.extra['cpu_seconds']:.0f} s vs {theirs.extra['cpu_seconds']:.0f} s; ours by phase: {phases}")
+    return [Row(GROUP, "ance mine vs ST mine_hard_negatives (encode + top-200 + 20 negatives)", ours.seconds,
+                theirs.seconds, "s", TARGET, ours.peak_mem_mib, theirs.peak_mem_mib, note=note)]
+
+
+def _train_pairs(limit: int | None):
+    """(query texts, positive texts, all passage texts) of the train queries with a positive in the corpus."""
+    from ance_core.data import load_collection, load_qrels, load_queries
+    from ance_core.data.layout import resolve_dataset
+
+    source = resolve_dataset(DATA)
+    collection = load_collection(source.collection)
+    queries = load_queries(source.queries("train"))
+    qrels = load_qrels(source.qrels("train"))
+    pairs = []
+    for qid, text in zip(queries.ids.ids, queries.texts):
+        rows = [r for r in collection.ids.rows(qrels.relevant(qid)).tolist() if r >= 0]
+        if rows:
+            pairs.append((text, collection.texts[rows[0]]))
+    pairs = pairs[:limit] if limit else pairs
+    return [q for q, _ in pairs], [p for _, p in pairs], collection.texts
+
+
+# ---------------------------------------------------------------- the measured sides (child processes)
+
+
+def ours_side(scratch: str, limit: int | None) -> dict:
+    from ance_core.config import validate_experiment
+    from ance_core.mining import refresh
+
+    with tempfile.TemporaryDirectory(dir=scratch) as root:
+        experiment = validate_experiment({
+            "name": "bench-mine",
+            "data": {"dataset": DATA},
+            "model": {"name": "minilm", "passage_max_len": MAX_LEN},
+            "warmup": {"enabled": False},
+            "ance": {"top_k": TOP_K, "segment": {"kind": "top", "windows": [[0, NEGATIVES]], "n": NEGATIVES},
+                     "encode": {"batch_size": BATCH},
+                     "query_fraction": 1.0 if limit is None else min(1.0, limit / 5381)},
+            "outputs": {"root": root},
+        })
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = refresh(experiment, "minilm", Path(root) / "run", refresh=0, seed=0, evaluate=False,
+                         show_progress=False)
+        seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+    stats = result.stats
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "queries": stats["queries"], "passages": stats["corpus"],
+            "phases": stats["seconds"], "positive_in_topk": stats["positive_in_topk"]}
+
+
+def st_side(limit: int | None) -> dict:
+    from datasets import Dataset
+    from sentence_transformers.util import mine_hard_negatives
+
+    from benchmarks.baselines.sentence_transformers_encode import load
+
+    queries, positives, corpus = _train_pairs(limit)
+    dataset = Dataset.from_dict({"query": queries, "positive": positives})
+    wall, cpu = time.perf_counter(), time.process_time()
+    model = load(MAX_LEN)
+    mined = mine_hard_negatives(dataset, model, corpus=corpus, range_max=TOP_K, num_negatives=NEGATIVES,
+                                sampling_strategy="top", batch_size=BATCH, use_faiss=True, verbose=False,
+                                output_format="n-tuple")
+    seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "queries": len(queries), "rows": len(mined)}
