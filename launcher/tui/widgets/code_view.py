@@ -53,5 +53,6 @@ class CodeView(ScrollableContainer, can_focus=True):
 
     def _set(self, renderable, title: str) -> None:
         self.query_one("#code", Static).update(renderable)
+        if title != self.border_title:
+            self.scroll_home(animate=False)  # another file; the same one (another executor) keeps its place
         self.border_title = title
-        self.scroll_home(animate=False)

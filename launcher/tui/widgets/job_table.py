@@ -17,7 +17,8 @@ COLUMNS = ("submission", "job", "job id", "state", "elapsed", "node", "reason")
 class JobTable(DataTable):
     DEFAULT_CSS = """
     JobTable {
-        height: 1fr;
+        height: auto;
+        max-height: 60%;
         min-height: 5;
         border: round $primary-darken-2;
     }

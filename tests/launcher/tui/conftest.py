@@ -1,4 +1,4 @@
-"""Fixtures for the TUI tests: an experiment folder, a session, the app, the real SLURM.
+"""Fixtures for the TUI tests: an experiment folder, a session, the app, cleanup of leftover jobs.
 
 Every test builds its own experiment folder in tmp (valid and invalid files),
 so the repository's experiments/ can change without breaking these tests.
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from launcher.slurm import Slurm
+from launcher.cancel import cancel_jobs
+from launcher.records import load_submission
 from launcher.tui.app import LauncherApp
 from launcher.tui.session import Session
 from tui_helpers import write_experiments
@@ -47,11 +48,13 @@ def app(session: Session) -> LauncherApp:
     return LauncherApp(session)
 
 
-@pytest.fixture(scope="session")
-def slurm_up() -> Slurm:
-    """The real local SLURM (`make slurm-up`); the test skips, saying why, when it does not answer."""
-    slurm = Slurm(timeout=20)
-    problem = slurm.ping()
-    if problem:
-        pytest.skip(f"SLURM does not answer here ({problem}); `make slurm-up` starts a single-node one")
-    return slurm
+@pytest.fixture(autouse=True)
+def cancel_leftover_jobs(tmp_path: Path):
+    """After each test, stop what its submissions left running (a failed wait must not leave a
+    warm-up holding the test node's CPUs). The real SLURM comes from `slurm_cluster` (../conftest.py)."""
+    yield
+    for marker in tmp_path.glob("**/_jobs/*/submission.json"):
+        try:
+            cancel_jobs(load_submission(marker.parent))
+        except Exception as exc:  # noqa: BLE001 - cleanup must not mask the test's own result
+            print(f"could not cancel the jobs of {marker.parent}: {exc}")

@@ -11,6 +11,7 @@ from launcher.tui.screens.script import ScriptScreen
 from launcher.tui.session import Session
 from launcher.tui.widgets.code_view import CodeView
 from launcher.tui.widgets.experiment_table import ExperimentTable
+from launcher.tui.widgets.mode_bar import ModeLink
 from launcher.tui.widgets.problem_list import ProblemList
 from launcher.tui.yaml_lines import line_of
 from tui_helpers import screen_text, wait_for
@@ -120,3 +121,16 @@ def test_repository_experiments_load_without_crashing():
     assert len(entries) == len(find_files([folder]))
     for entry in entries:
         assert entry.ok or entry.problems
+
+
+async def test_the_mouse_switches_screens_and_selects_rows(app: LauncherApp):
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = await _loaded(pilot)
+        # Row 3 of the table body (after the border and the header): top20.yaml.
+        await pilot.click(ExperimentTable, offset=(4, 5))
+        await wait_for(pilot, lambda: app.session.selected.name == "top20.yaml", what="the clicked row")
+        links = list(app.screen.query(ModeLink))
+        await pilot.click(links[1])
+        await wait_for(pilot, lambda: isinstance(app.screen, ScriptScreen), what="the script screen")
+        assert "run.top20.s0" in app.screen.query_one(CodeView).code_text
+        assert table.cursor_row == 3

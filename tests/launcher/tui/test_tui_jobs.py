@@ -96,7 +96,7 @@ async def test_cancel_a_running_local_job_asks_then_stops_it_and_its_dependants(
 
 
 @pytest.mark.slurm
-async def test_cancel_a_pending_slurm_job(app: LauncherApp, slurm_up):
+async def test_cancel_a_pending_slurm_job(app: LauncherApp, slurm_cluster):
     """The run job waits (afterok) for the warm-up; cancelled meanwhile, it never runs."""
     async with app.run_test(size=(100, 30)) as pilot:
         submission = await submit(pilot, "top20.yaml", ("e",), "y")

@@ -45,6 +45,7 @@ async def test_table_compares_strategies_and_plots_one_line_each(workdir: Path):
         text = screen_text(app)
         assert "study 'embedded' · nDCG@10" in text
         assert "the lead exceeds the seed spread" in text
+        assert "baselines: bm25 0.4500" in text  # the warm-ups' BM25 on dev (nDCG@10)
         assert screen.query_one("#metric-plot", CurvePlot).labels == ["top20", "top20+bottom20", "random20"]
         assert screen.query_one("#loss-plot", CurvePlot).labels == ["top20", "top20+bottom20", "random20"]
 
@@ -52,6 +53,7 @@ async def test_table_compares_strategies_and_plots_one_line_each(workdir: Path):
         await pilot.pause()
         assert "study 'embedded' · MRR@10" in screen_text(app)
         assert str(table.get_row("top20+bottom20")[1]) == "0.4600 ± 0.0141"  # MRR@10 = nDCG@10 - 0.05 in the fixture
+        assert "baselines: bm25 0.4000" in screen_text(app)
 
 
 async def test_export_writes_the_report_pngs(workdir: Path):

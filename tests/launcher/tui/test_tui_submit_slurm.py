@@ -20,7 +20,7 @@ from tui_helpers import JOB_TIMEOUT, screen_text, states, submit, wait_for
 pytestmark = pytest.mark.slurm
 
 
-async def test_failing_chain_on_slurm(app: LauncherApp, slurm_up):
+async def test_failing_chain_on_slurm(app: LauncherApp, slurm_cluster):
     async with app.run_test(size=(120, 40)) as pilot:
         submission = await submit(pilot, "top20.yaml", ("e",), "y")  # e: executor slurm
         screen: JobsScreen = app.screen
@@ -38,7 +38,7 @@ async def test_failing_chain_on_slurm(app: LauncherApp, slurm_up):
         assert "SLURM answers" in screen_text(app)
 
 
-async def test_report_job_alone_completes_on_slurm(app: LauncherApp, workdir: Path, slurm_up):
+async def test_report_job_alone_completes_on_slurm(app: LauncherApp, workdir: Path, slurm_cluster):
     write_run(workdir / "runs", "top20", 0, {0: 0.50, 1: 0.55, 2: 0.61})
     async with app.run_test(size=(120, 40)) as pilot:
         submission = await submit(pilot, "top20.yaml", ("e", "t", "t", "t"), "o")
