@@ -11,12 +11,14 @@ from textual.widgets import DataTable
 from launcher.tui.tracking import JobRow
 from launcher.views import STATE_STYLES
 
-COLUMNS = ("submission", "job", "job id", "state", "elapsed", "node", "reason")
+# What a job is doing first: at 80 columns the last columns scroll out of view.
+COLUMNS = ("job", "state", "elapsed", "node", "reason", "job id", "submission")
 
 
 class JobTable(DataTable):
     DEFAULT_CSS = """
     JobTable {
+        border-title-color: $text;
         height: auto;
         max-height: 60%;
         min-height: 5;
@@ -47,9 +49,11 @@ class JobTable(DataTable):
             previous = row.submission.id
             state = status.state + (f" ({status.restarts} restarts)" if status.restarts else "")
             self.add_row(
-                submission, row.label, status.job_id or "", Text(state, style=STATE_STYLES.get(status.state, "")),
-                status.elapsed, status.node, status.reason, key=row.key,
+                row.label, Text(state, style=STATE_STYLES.get(status.state, "")), status.elapsed, status.node,
+                status.reason, status.job_id or "", submission, key=row.key,
             )
+        count = len({row.submission.id for row in rows})
+        self.border_title = f"jobs of {count} submission{'s' if count != 1 else ''}, newest first" if rows else "jobs"
         target = select if select in self.job_rows else current
         if target in self.job_rows:
             self.move_cursor(row=self.get_row_index(target), animate=False)
