@@ -41,6 +41,8 @@ from ance_core.config import Experiment
 from ance_core.data.subset import subset_source
 from ance_core.data.tokcache import token_cache
 from ance_core.errors import StageError
+from ance_core.io.atomic import remove_stale_temps
+from ance_core.mining import EVAL_DIR
 from ance_core.model import load_encoder
 from ance_core.train import distributed as D
 from ance_core.train import rundir
@@ -136,6 +138,7 @@ def run(experiment: Experiment, seed: int, run_dir: Path, role: str, dist: D.Dis
 
 def run_sync(ctx: Run) -> None:
     # ---- setup: start checkpoint (shared warm-up), refresh 0
+    clean_leftovers(ctx, ("", NEGATIVES_DIR, rundir.REFRESHES_DIR, EVAL_DIR))
     start = prepare_start(ctx)
     resume = latest_checkpoint(ctx.run_dir)
     step = resume.step if resume else 0
@@ -179,6 +182,7 @@ def run_trainer(ctx: Run) -> None:
 
 
 def run_refresher(ctx: Run) -> None:
+    clean_leftovers(ctx, (NEGATIVES_DIR, rundir.REFRESHES_DIR, EVAL_DIR))  # the trainer cleans checkpoints/
     start = prepare_start(ctx)
     final = ctx.step_of(ctx.refreshes)
     k = 0
@@ -220,6 +224,13 @@ def run_async_both(ctx: Run) -> None:
 
 
 # ---------------------------------------------------------------- pieces
+
+
+def clean_leftovers(ctx: Run, folders: tuple[str, ...]) -> None:
+    """Temp files and folders of writes a kill interrupted (only in the folders this role writes)."""
+    if ctx.dist.main:
+        for folder in folders:
+            remove_stale_temps(ctx.run_dir / folder)
 
 
 def prepare_start(ctx: Run) -> str:
@@ -314,10 +325,12 @@ def _refresh(ctx: Run, refresh: int, checkpoint: str, step: int) -> dict[str, An
 def _log_eval(ctx: Run, record: dict[str, Any]) -> None:
     """The refresh's `refresh` and `eval` events, unless a previous attempt logged them; the best checkpoint."""
     refresh, step = record["refresh"], record["step"]
-    if any(e.get("refresh") == refresh for e in ctx.metrics.events("eval")):
-        return
+    logged = {e["kind"] for e in ctx.metrics.events() if e.get("refresh") == refresh and e["kind"] in ("refresh", "eval")}
     values = record["metrics"]
-    ctx.metrics.emit("refresh", refresh=refresh, step=step, seconds=record["seconds"], **record["stats"])
+    if "refresh" not in logged:
+        ctx.metrics.emit("refresh", refresh=refresh, step=step, seconds=record["seconds"], **record["stats"])
+    if "eval" in logged:
+        return
     ctx.metrics.emit("eval", refresh=refresh, step=step, split=ctx.experiment.eval.split, **values)
     main_metric = ctx.experiment.eval.metrics[0]
     if refresh > 0 and isinstance(values.get(main_metric), (int, float)):
