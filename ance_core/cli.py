@@ -9,13 +9,12 @@ only by that stage. Each module provides `add_arguments(parser)` and
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import logging
 import sys
 
 from ance_core import __version__
-from ance_core.errors import AnceError
+from ance_core.errors import DISK_ERRNOS, AnceError
 
 STAGES: dict[str, str] = {
     "data": "data sets: download MS MARCO, make a subset, rebuild the Debian corpus",
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return exc.exit_code
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+        if exc.errno in DISK_ERRNOS:
             # Disk full / read-only / no permission: the atomic writers left earlier files intact.
             log.error("cannot write %s: %s (earlier checkpoints and negatives are intact)", exc.filename or "", exc.strerror)
             return 1

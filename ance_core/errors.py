@@ -6,8 +6,13 @@ expected and what was found, so that a user never has to read a traceback.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from pathlib import Path
+
+# OSError numbers that mean "the disk cannot take this write" (full, quota, read-only, no permission):
+# stages stop with exit 1 and a clear message; atomic writers left earlier files intact.
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
 
 
 def _shorten(value: object, limit: int = 80) -> str:

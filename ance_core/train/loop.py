@@ -40,7 +40,7 @@ import torch
 from ance_core.config import Experiment
 from ance_core.data.subset import subset_source
 from ance_core.data.tokcache import token_cache
-from ance_core.errors import StageError
+from ance_core.errors import DISK_ERRNOS, StageError
 from ance_core.io.atomic import remove_stale_temps
 from ance_core.mining import EVAL_DIR
 from ance_core.model import load_encoder
@@ -99,6 +99,13 @@ class Run:
             failed = [k for k in range(self.refreshes + 1) if (r := rundir.read_refresh_record(self.run_dir, k)) and not r.get("ok")]
             rundir.write_status(self.run_dir, state, failed_refreshes=failed, **fields)
 
+    def status_best_effort(self, state: str, **fields: Any) -> None:
+        """STATUS.json on the way out of an error: a full or read-only disk must not hide the error itself."""
+        try:
+            self.status(state, **fields)
+        except OSError as exc:
+            log.debug("STATUS.json not written: %s", exc)
+
     def check_stop(self, step: int) -> None:
         if D.any_true(self.dist, bool(self.stop)):
             raise Requeue(step, self.stop.requested or "stop")
@@ -126,10 +133,10 @@ def run(experiment: Experiment, seed: int, run_dir: Path, role: str, dist: D.Dis
             else:
                 run_async_both(ctx)
         except Requeue as exc:
-            ctx.status("running", step=exc.step, requeued=True)
+            ctx.status_best_effort("running", step=exc.step, requeued=True)
             raise
         except BaseException as exc:
-            ctx.status("failed", error=f"{type(exc).__name__}: {exc}")
+            ctx.status_best_effort("failed", error=f"{type(exc).__name__}: {exc}")
             raise
 
 
@@ -301,8 +308,8 @@ def _refresh(ctx: Run, refresh: int, checkpoint: str, step: int) -> dict[str, An
     except (Requeue, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure: report, keep training on the old negatives
-        if refresh == 0:
-            raise
+        if refresh == 0 or (isinstance(exc, OSError) and exc.errno in DISK_ERRNOS):
+            raise  # nothing to train on without refresh 0; a full or read-only disk stops the run (resume retries)
         reason = f"{type(exc).__name__}: {exc}"
         log.error("refresh %d failed (%s): training continues on the previous negatives", refresh, reason)
         record = {"ok": False, "step": step, "checkpoint": checkpoint, "error": reason}
