@@ -29,6 +29,15 @@ class ResultsScreen(ModeScreen):
         Binding("p", "export", "Export PNGs"),
         Binding("r", "reload", "Reload"),
     ]
+    DEFAULT_CSS = """
+    ResultsScreen #plots {
+        height: 1fr;
+        min-height: 8;
+    }
+    ResultsScreen #verdict {
+        max-height: 6;  /* baselines + a verdict that wraps to four lines at 80 columns */
+    }
+    """
     HELP = """
 ## Results
 
@@ -67,13 +76,6 @@ line per strategy, the same colour in both.
             yield CurvePlot(id="metric-plot")
             yield CurvePlot(id="loss-plot")
         yield Footer()
-
-    DEFAULT_CSS = """
-    ResultsScreen #plots {
-        height: 1fr;
-        min-height: 8;
-    }
-    """
 
     def on_screen_resume(self) -> None:
         self.action_reload()
@@ -134,7 +136,7 @@ line per strategy, the same colour in both.
         baselines = [b for b in summary.baselines if b.metric == self.metric and b.split in (summary.split, None)] if summary else []
         if baselines:  # BM25 and the untrained encoder: what training has to beat
             listed = " · ".join(f"{b.name} {fmt_stat(b.value)}" for b in baselines)
-            verdict = f"{verdict}\nbaselines: {listed}" if verdict else f"baselines: {listed}"
+            verdict = f"baselines: {listed}\n{verdict}" if verdict else f"baselines: {listed}"
         self.query_one("#verdict", Notice).say(verdict, "success" if summary and summary.verdict and summary.verdict.exceeds_spread else "info")
         curves = results.study_curves(study, self.metric)
         losses = results.study_losses(study)
