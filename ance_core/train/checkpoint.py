@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
 import logging
 import os
@@ -118,7 +119,11 @@ def save_checkpoint(run_dir: str | Path, encoder: DualEncoder, state: dict[str, 
     path = checkpoint_dir(run_dir, step)
     with atomic_dir(path) as tmp:
         write_encoder_files(encoder, tmp)
-        torch.save({"format": STATE_FORMAT, **state}, tmp / STATE_FILE)
+        # Serialised in memory, written by Python: torch.save's own writer turns a full disk into a
+        # RuntimeError ("unexpected pos"), Python's into the OSError (ENOSPC) the stages report.
+        buffer = io.BytesIO()
+        torch.save({"format": STATE_FORMAT, **state}, buffer)
+        (tmp / STATE_FILE).write_bytes(buffer.getbuffer())
     log.debug("checkpoint %s written", path)
     return Checkpoint(step, path)
 

@@ -20,6 +20,14 @@ def run_loop(config: Path, stop=None, role: str = "all") -> Path:
     return run_dir
 
 
+def warm(config: Path) -> Path:
+    """Train the (shared) warm-up first, so that a stop flag given to `run_loop` counts loop steps only."""
+    from ance_core.train.warmup import run_warmup
+
+    experiment, seed = for_seed(load_experiment(config), None)
+    return run_warmup(experiment, seed, D.DistInfo(), StopFlag())
+
+
 def events(run_dir: Path, kind: str | None = None) -> list[dict]:
     found = []
     for line in (run_dir / "metrics.jsonl").read_text().splitlines():
