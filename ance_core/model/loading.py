@@ -299,14 +299,16 @@ def load_encoder(
 
 
 def _save_tower(tower: Tower, directory: Path) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     directory.mkdir(parents=True, exist_ok=True)
     # clone(): safetensors refuses tensors that share storage.
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tower.backbone.state_dict().items()}
     if tower.head is not None:
         tensors.update({k: v.detach().cpu().contiguous().clone() for k, v in tower.head.state_dict().items()})
-    save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    # Bytes written by Python, not safetensors' own writer: a full or read-only disk then raises
+    # OSError (ENOSPC/EROFS), which the stages report as such, instead of a SafetensorError.
+    (directory / "model.safetensors").write_bytes(save(tensors, metadata={"format": "pt"}))
     tower.backbone.config.save_pretrained(str(directory))
 
 
