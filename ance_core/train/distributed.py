@@ -8,6 +8,7 @@ gloo on CPU (tests run two CPU ranks).
 from __future__ import annotations
 
 import datetime
+import io
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -83,12 +84,15 @@ def broadcast(info: DistInfo, obj: Any) -> Any:
 
 
 def gather(info: DistInfo, obj: Any) -> list[Any]:
-    """Every rank's `obj`, in rank order, on every rank."""
+    """Every rank's `obj` (tensors allowed), in rank order, on every rank."""
     if not info.active:
         return [obj]
+    # As torch.save bytes: all_gather_object cannot unpickle tensors' storages (torch 2.13, gloo).
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     out: list[Any] = [None] * info.world
-    dist.all_gather_object(out, obj)
-    return out
+    dist.all_gather_object(out, buffer.getvalue())
+    return [torch.load(io.BytesIO(blob), weights_only=True) for blob in out]
 
 
 def _collective_device() -> torch.device:

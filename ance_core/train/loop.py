@@ -288,11 +288,15 @@ def use_negatives(feed: Feed, directory: Path, refresh: int) -> None:
 
 
 def ensure_refresh(ctx: Run, refresh: int, checkpoint: str, step: int) -> None:
-    """Mine + evaluate once per refresh (rank 0); the record written last makes it done."""
-    record = rundir.read_refresh_record(ctx.run_dir, refresh)
-    if record is None and ctx.dist.main:
+    """Mine + evaluate once per refresh; the record, written last by rank 0, makes it done.
+
+    Under torchrun every rank takes part (the corpus encoding is sharded over the ranks,
+    see ance_core.encode.cache); the files they write are identical, rank 0 keeps the books.
+    """
+    record = D.broadcast(ctx.dist, rundir.read_refresh_record(ctx.run_dir, refresh))
+    if record is None:
         record = _refresh(ctx, refresh, checkpoint, step)
-    if record is not None and record.get("ok") and ctx.dist.main:
+    if record.get("ok") and ctx.dist.main:
         _log_eval(ctx, record)
     D.barrier(ctx.dist)
 
@@ -313,8 +317,9 @@ def _refresh(ctx: Run, refresh: int, checkpoint: str, step: int) -> dict[str, An
         reason = f"{type(exc).__name__}: {exc}"
         log.error("refresh %d failed (%s): training continues on the previous negatives", refresh, reason)
         record = {"ok": False, "step": step, "checkpoint": checkpoint, "error": reason}
-        rundir.write_refresh_record(ctx.run_dir, refresh, record)
-        ctx.metrics.emit("refresh_failed", refresh=refresh, step=step, error=reason)
+        if ctx.dist.main:
+            rundir.write_refresh_record(ctx.run_dir, refresh, record)
+            ctx.metrics.emit("refresh_failed", refresh=refresh, step=step, error=reason)
         return {"refresh": refresh, **record}
     stats = result.stats
     record = {
@@ -323,9 +328,10 @@ def _refresh(ctx: Run, refresh: int, checkpoint: str, step: int) -> dict[str, An
                   "mean_neg_rank": stats["negative_rank"]["mean"], "qrels_overlap": stats["qrels_overlap"]},
         "seconds": round(time.monotonic() - started, 2),
     }
-    rundir.write_refresh_record(ctx.run_dir, refresh, record)
-    if refresh > 0:
-        drop_embeddings(rundir.cache_root(ctx.experiment), checkpoint)
+    if ctx.dist.main:
+        rundir.write_refresh_record(ctx.run_dir, refresh, record)
+        if refresh > 0:
+            drop_embeddings(rundir.cache_root(ctx.experiment), checkpoint)
     return {"refresh": refresh, **record}
 
 

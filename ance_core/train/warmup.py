@@ -44,7 +44,6 @@ FINAL = "checkpoint-0"
 # The sampler stream of the BM25 negatives, apart from every ANCE refresh's stream.
 WARMUP_STREAM = 0x57524D55
 SECTIONS = ("data", "model", "warmup", "train", "eval")
-BASELINES = ("bm25", "zero-shot")
 
 
 def warmup_experiment(experiment: Experiment, seed: int) -> Experiment:
@@ -91,17 +90,20 @@ def _train(experiment: Experiment, seed: int, directory: Path, dist: D.DistInfo,
         rundir.prepare(directory, experiment, "warmup")
     metrics = MetricsLog(directory / METRICS_FILE)
     negatives_dir = directory / NEGATIVES_DIR
+    logged = D.broadcast(dist, {e.get("name") for e in metrics.events("baseline")})
     if dist.main:
         for folder in (directory, negatives_dir):
             remove_stale_temps(folder)  # leftovers of a killed attempt
         mined = newest_complete(negatives_dir) is not None
-        missing = [b for b in BASELINES if b not in {e.get("name") for e in metrics.events("baseline")}]
-        if not mined or missing:
+        if not mined or "bm25" not in logged:
             collection = load_collection(subset_source(experiment).collection)
             index = BM25Index(collection.texts)
             if not mined:
                 mine_bm25(experiment, seed, negatives_path(negatives_dir, 0), index, collection)
-            log_baselines(experiment, index, collection, metrics, missing)
+            if "bm25" not in logged:
+                log_bm25_baseline(experiment, index, collection, metrics)
+    if "zero-shot" not in logged:  # every rank: the encoding is sharded over torchrun's ranks
+        log_zero_shot_baseline(experiment, metrics if dist.main else None)
     D.barrier(dist)
     negatives = newest_complete(negatives_dir)
     assert negatives is not None
@@ -162,33 +164,36 @@ def mine_bm25(experiment: Experiment, seed: int, path: Path, index: BM25Index, c
     log.info("BM25 negatives: %s (%d queries)", path, stats["lines"])
 
 
-def log_baselines(
-    experiment: Experiment, index: BM25Index, collection: Collection, metrics: MetricsLog, which: list[str]
-) -> None:
-    """`baseline` events of the table's reference rows on eval.split: BM25, and the encoder before any training."""
-    from ance_core.eval import compute_metrics, evaluate_checkpoint, judged_qrels, plan_metrics, ranked_ids, run_from_ranking
-    from ance_core.eval import select_queries
+def log_bm25_baseline(experiment: Experiment, index: BM25Index, collection: Collection, metrics: MetricsLog) -> None:
+    """The table's BM25 row: a `baseline` event on eval.split."""
+    from ance_core.eval import compute_metrics, judged_qrels, plan_metrics, ranked_ids, run_from_ranking, select_queries
 
     cfg = experiment.eval
     source = subset_source(experiment)
-    if "bm25" in which:
-        queries = load_queries(source.queries(cfg.split))
-        judged = select_queries(queries.ids, judged_qrels(queries.ids, load_qrels(source.qrels(cfg.split)), collection.ids),
-                                cfg.max_queries)
-        plan = plan_metrics(cfg.metrics, len(collection))
-        rows, _ = index.search([queries.texts[r] for r in queries.ids.rows(list(judged)).tolist()], plan.depth)
-        values = compute_metrics(plan, run_from_ranking(list(judged), ranked_ids(collection.ids, rows)), judged)
-        metrics.emit("baseline", name="bm25", split=cfg.split, step=0, queries=len(judged), **values)
-        log.info("BM25 on %s: %s", cfg.split, ", ".join(f"{k} {v:.4f}" for k, v in values.items()))
-    if "zero-shot" not in which:
-        return
+    queries = load_queries(source.queries(cfg.split))
+    judged = select_queries(queries.ids, judged_qrels(queries.ids, load_qrels(source.qrels(cfg.split)), collection.ids),
+                            cfg.max_queries)
+    plan = plan_metrics(cfg.metrics, len(collection))
+    rows, _ = index.search([queries.texts[r] for r in queries.ids.rows(list(judged)).tolist()], plan.depth)
+    values = compute_metrics(plan, run_from_ranking(list(judged), ranked_ids(collection.ids, rows)), judged)
+    metrics.emit("baseline", name="bm25", split=cfg.split, step=0, queries=len(judged), **values)
+    log.info("BM25 on %s: %s", cfg.split, ", ".join(f"{k} {v:.4f}" for k, v in values.items()))
+
+
+def log_zero_shot_baseline(experiment: Experiment, metrics: MetricsLog | None) -> None:
+    """The encoder before any training, on eval.split (`metrics` None: a rank that only helps encode)."""
+    from ance_core.eval import evaluate_checkpoint
+
+    cfg = experiment.eval
     if cfg.max_queries is not None:
         log.info("zero-shot baseline skipped: it evaluates every judged query, eval.max_queries samples them")
         return
     result = evaluate_checkpoint(
-        experiment.model.name, source, split=cfg.split, metrics=cfg.metrics, cache_root=rundir.cache_root(experiment),
-        model_cfg=experiment.model, encode_cfg=experiment.ance.encode, index=experiment.ance.index,
+        experiment.model.name, subset_source(experiment), split=cfg.split, metrics=cfg.metrics,
+        cache_root=rundir.cache_root(experiment), model_cfg=experiment.model, encode_cfg=experiment.ance.encode,
+        index=experiment.ance.index,
     )
-    metrics.emit("baseline", name="zero-shot", split=cfg.split, step=0, queries=result.queries, **result.metrics)
-    log.info("zero-shot %s on %s: %s", experiment.model.name, cfg.split,
-             ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
+    if metrics is not None:
+        metrics.emit("baseline", name="zero-shot", split=cfg.split, step=0, queries=result.queries, **result.metrics)
+        log.info("zero-shot %s on %s: %s", experiment.model.name, cfg.split,
+                 ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
