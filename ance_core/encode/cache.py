@@ -30,7 +30,7 @@ from ance_core.data.layout import DataSource
 from ance_core.data.readers import IdIndex
 from ance_core.data.tokcache import content_digest, token_cache
 from ance_core.encode.batching import dist_rank_world, shard_range
-from ance_core.encode.embed import embed, quantize_for_cpu, resolve_device, resolve_precision
+from ance_core.encode.inference import embed, quantize_for_cpu, resolve_device, resolve_precision
 from ance_core.encode.shards import list_shards, load_embeddings, shard_done, shard_writer
 from ance_core.model.encoder import DualEncoder, Kind
 

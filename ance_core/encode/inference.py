@@ -3,6 +3,8 @@
 What makes it fast (measured in docs/ and benchmarks/ on this bundle's corpora):
 * length-sorted batches padded only to their own longest row (`batching.py`);
 * tokens come from the token cache, so a refresh does no tokenizing at all;
+* on CPU, forwards of at most `cpu_token_budget` padded tokens, whose activations
+  reuse heap memory instead of page-faulting in fresh pages;
 * `torch.inference_mode`, bf16/fp16 autocast on GPU, fp32 on CPU;
 * optionally an int8 dynamically quantized copy of the backbone on CPU.
 """
@@ -19,7 +21,7 @@ import numpy as np
 import torch
 
 from ance_core.data.tokcache import Tokenized, tokenize_texts
-from ance_core.encode.batching import length_sorted_batches, padding_fraction
+from ance_core.encode.batching import length_sorted_batches, padding_fraction, split_by_tokens
 from ance_core.encode.progress import progress
 from ance_core.errors import InputError
 from ance_core.model.encoder import DualEncoder, Kind
@@ -27,6 +29,9 @@ from ance_core.model.encoder import DualEncoder, Kind
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Largest activation of one CPU forward: under glibc's mmap threshold (32 MiB at most),
+# so that activation memory is reused instead of page-faulted in (batching.split_by_tokens).
+CPU_ACTIVATION_BYTES = 16 << 20
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _PLURAL = {"query": "queries", "passage": "passages"}
 
@@ -87,6 +92,13 @@ def quantize_for_cpu(encoder: DualEncoder) -> DualEncoder:
     return quantized
 
 
+def cpu_token_budget(encoder: DualEncoder) -> int:
+    """Padded token positions per CPU forward so that the FFN activation stays under CPU_ACTIVATION_BYTES."""
+    config = encoder.passage_tower.backbone.config
+    width = int(getattr(config, "intermediate_size", 0) or 4 * config.hidden_size)
+    return max(1, CPU_ACTIVATION_BYTES // (4 * width))
+
+
 def _autocast(device: torch.device, precision: str):
     if precision == "fp32":
         return nullcontext()
@@ -135,14 +147,17 @@ def embed(
     elif out.shape != (len(selected), model.dim) or out.dtype != np.float16:
         raise ValueError(f"out: float16 {(len(selected), model.dim)}, found {out.dtype} {out.shape}")
     non_blocking = device.type == "cuda"
+    max_tokens = cpu_token_budget(model) if device.type == "cpu" else None
+    sub_lengths = lengths[selected]
     with torch.inference_mode(), _autocast(device, precision), \
             progress(len(selected), f"encoding {_PLURAL[kind]}", _PLURAL[kind], enabled=show_progress) as advance:
         for batch in batches:
-            ids, mask = data.padded(selected[batch])
-            input_ids = torch.from_numpy(ids).to(device, non_blocking=non_blocking)
-            attention_mask = torch.from_numpy(mask).to(device, non_blocking=non_blocking)
-            emb = model.encode(input_ids, attention_mask, kind)
-            out[batch] = emb.float().cpu().numpy()
+            for piece in split_by_tokens(batch, sub_lengths, max_tokens):
+                ids, mask = data.padded(selected[piece])
+                input_ids = torch.from_numpy(ids).to(device, non_blocking=non_blocking)
+                attention_mask = torch.from_numpy(mask).to(device, non_blocking=non_blocking)
+                emb = model.encode(input_ids, attention_mask, kind)
+                out[piece] = emb.float().cpu().numpy()
             advance(len(batch))
     if was_training:
         model.train()
