@@ -67,7 +67,7 @@ def _init_distributed() -> tuple[int, int]:
 def main(args: argparse.Namespace) -> int:
     from ance_core.data.layout import resolve_dataset
     from ance_core.encode.batching import parse_shard
-    from ance_core.encode.embed import resolve_device, resolve_precision
+    from ance_core.encode.inference import resolve_device, resolve_precision
 
     # Check everything cheap before loading a model.
     index, count = parse_shard(args.shard)
@@ -106,7 +106,7 @@ def _encode(args, index, count, model_cfg, kind, tsv, device, precision, batch_s
     from ance_core.data.tokcache import token_cache
     from ance_core.encode.batching import shard_range
     from ance_core.encode.cache import embedding_key
-    from ance_core.encode.embed import embed, quantize_for_cpu
+    from ance_core.encode.inference import embed, quantize_for_cpu
     from ance_core.encode.shards import shard_dir, shard_done, shard_writer
     from ance_core.model.loading import load_encoder
 
