@@ -24,12 +24,13 @@ from ance_core.errors import InputError
 
 @dataclass(frozen=True)
 class Position:
-    refresh: int = 0
+    """Where training stands in the seeded order of one negatives file's examples."""
+
     epoch: int = 0
     offset: int = 0
 
     def to_dict(self) -> dict[str, int]:
-        return {"refresh": self.refresh, "epoch": self.epoch, "offset": self.offset}
+        return {"epoch": self.epoch, "offset": self.offset}
 
 
 @dataclass
@@ -59,7 +60,7 @@ class Examples:
             offset += len(chunk)
             if offset >= len(order):
                 epoch, offset = epoch + 1, 0
-        return np.concatenate(taken), Position(position.refresh, epoch, offset)
+        return np.concatenate(taken), Position(epoch, offset)
 
 
 def build_examples(

@@ -29,7 +29,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,12 +173,13 @@ def run_sync(ctx: Run) -> None:
 # ---------------------------------------------------------------- async
 
 
-def run_trainer(ctx: Run) -> None:
+def run_trainer(ctx: Run, refresher_alive: Callable[[], bool] = lambda: True) -> None:
     start = prepare_start(ctx)
     resume = latest_checkpoint(ctx.run_dir)
     if resume and ctx.dist.main:
         ctx.metrics.rewind(resume.step)
-    first = wait_for(ctx, lambda: newest_complete(ctx.negatives_dir), "the first negatives file (refresh 0)")
+    first = wait_for(ctx, lambda: newest_complete(ctx.negatives_dir), "the first negatives file (refresh 0)",
+                     alive=refresher_alive)
     session = build_session(ctx, start, resume)
     if session.feed.file is None:
         session.feed.load(first)
@@ -219,7 +220,7 @@ def run_async_both(ctx: Run) -> None:
     child = subprocess.Popen(command)
     log.info("refresher started (pid %d)", child.pid)
     try:
-        run_trainer(ctx)
+        run_trainer(ctx, refresher_alive=lambda: child.poll() is None)
     except BaseException:
         if child.poll() is None:
             child.send_signal(signal.SIGUSR1)  # checkpoint-free: it stops between refreshes
@@ -374,11 +375,14 @@ def _newest_at_least(ctx: Run, step: int):
     return found if found is not None and found.step >= step else None
 
 
-def wait_for(ctx: Run, probe, what: str):
-    """Poll `probe()` until it returns something; a stop signal ends the wait (exit 99)."""
+def wait_for(ctx: Run, probe, what: str, alive: Callable[[], bool] = lambda: True):
+    """Poll `probe()` until it returns something; a stop signal ends the wait (exit 99), and so does
+    the end of whoever was to provide it (`alive()` false: StageError)."""
     logged = 0.0
     while (found := probe()) is None:
         ctx.check_stop(-1)
+        if not alive():
+            raise StageError(f"stopped waiting for {what}: the process that makes it has exited")
         if time.monotonic() - logged > 60:
             log.info("waiting for %s in %s", what, ctx.run_dir)
             logged = time.monotonic()

@@ -165,7 +165,7 @@ class Feed:
         records = read_negatives(file.path)
         self.examples = build_examples(records, self.queries.ids, self.passages.ids, self.k, file.refresh, file.path)
         self.file = file
-        self.position = position or Position(file.refresh)
+        self.position = position or Position()
         log.info("training on %s: %d examples from %d queries", file.path.name, len(self.examples), len(records))
 
     def next_batches(self, batch_size: int, grad_accum: int, dist: D.DistInfo) -> list[Batch]:
@@ -217,18 +217,21 @@ class Session:
         data = state["data"]
         if data["sha256"] != file.sha256:
             raise InputError.single(file.path, "sha256", f"the file checkpoint {state['step']} trained on", "a different file")
-        self.feed.load(file, Position(data["refresh"], data["epoch"], data["offset"]))
+        self.feed.load(file, Position(data["epoch"], data["offset"]))
         rngs = state["rng"]
-        set_rng_state(rngs[self.dist.rank] if self.dist.rank < len(rngs) else rngs[0])
+        if len(rngs) != self.dist.world:
+            log.warning("checkpoint %d was written by %d rank(s), resumed by %d: RNG streams continue approximately",
+                        state["step"], len(rngs), self.dist.world)
+        set_rng_state(rngs[self.dist.rank % len(rngs)])
 
-    def save(self, protect: tuple[int, ...] = ()) -> Checkpoint | None:
+    def save(self) -> Checkpoint | None:
         """Checkpoint on rank 0 (with every rank's RNG state); every rank waits for it."""
         rngs = D.gather(self.dist, rng_state())
         saved = None
         if self.dist.main:
             state = {**self.trainer.state_dict(), "rng": rngs, "data": self.feed.state_dict(), "phase": self.phase}
             saved = save_checkpoint(self.run_dir, self.trainer.encoder, state)
-            prune_checkpoints(self.run_dir, self.trainer.config.keep_last, protect=(saved.step, *protect))
+            prune_checkpoints(self.run_dir, self.trainer.config.keep_last, protect=(saved.step,))
         D.barrier(self.dist)
         return saved
 
