@@ -51,16 +51,15 @@ def _settings(args: argparse.Namespace) -> tuple[ModelConfig | None, EncodeConfi
     return experiment.model, experiment.ance.encode, dict(experiment.data.files)
 
 
-def _init_distributed() -> tuple[int, int]:
-    """torchrun: (rank, world); the process group lets ranks wait for the token cache together."""
+def _init_distributed(device) -> tuple[int, int]:
+    """torchrun: (rank, world). Each rank writes its own shard; the group only names the ranks."""
     world = int(os.environ.get("WORLD_SIZE", 1))
     if world <= 1:
         return 0, 1
-    import torch
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return dist.get_rank(), dist.get_world_size()
 
 
@@ -90,7 +89,7 @@ def main(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
 
-    rank, world = _init_distributed()
+    rank, world = _init_distributed(device)
     try:
         return _encode(args, index * world + rank, count * world, model_cfg, kind, tsv, device, precision,
                        batch_size, quantize)

@@ -66,3 +66,37 @@ def test_two_ranks_write_two_shards_that_read_as_one(tiny_bert_dir, tmp_path):
     _, fresh = embed_collection(load_encoder(str(tiny_bert_dir)), resolve_dataset(str(tmp_path / "data")),
                                 tmp_path / "fresh-cache", show_progress=False)
     np.testing.assert_allclose(fresh.astype(np.float32), cached.astype(np.float32), atol=2e-3)
+
+
+def test_torchrun_stage_writes_one_shard_per_rank_of_each_array_task(tiny_bert_dir, tmp_path):
+    """`torchrun --nproc-per-node 2 ... ance encode --shard I/2`: 2 array tasks x 2 ranks = 4 shards."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from ance_core.encode import load_embeddings
+    from ance_core.encode.shards import list_shards
+    from helpers.tiny_models import TINY_TEXTS, write_tiny_collection
+
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
+    if torchrun is None:
+        pytest.skip("torchrun is not installed beside this Python")
+    write_tiny_collection(tmp_path / "data")
+    common = ["--checkpoint", str(tiny_bert_dir), "--data", str(tmp_path / "data"), "--collection",
+              "--device", "cpu", "--threads", "1", "--cache-root", str(tmp_path / "cache")]
+    for task in range(2):
+        done = subprocess.run(
+            [torchrun, "--nproc-per-node", "2", "--master-port", str(_free_port()), "-m", "ance_core.cli", "encode",
+             *common, "--out", str(tmp_path / "sharded"), "--shard", f"{task}/2"],
+            capture_output=True, text=True, timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(list_shards(tmp_path / "sharded")) == [4]
+    from ance_core.cli import main
+
+    assert main(["encode", *common, "--out", str(tmp_path / "whole")]) == 0
+    ids, sharded = load_embeddings(tmp_path / "sharded")
+    _, whole = load_embeddings(tmp_path / "whole")
+    assert ids.ids == [str(100 + i) for i in range(len(TINY_TEXTS))]
+    np.testing.assert_allclose(sharded.astype(np.float32), whole.astype(np.float32), atol=2e-3)
