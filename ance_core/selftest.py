@@ -83,6 +83,33 @@ def write_tiny_model(folder: str | Path, tokenizer_from: str | Path, seed: int =
     return Path(folder)
 
 
+def tiny_experiment(model_dir: str | Path, data_dir: str | Path, root: str | Path, **sections) -> dict:
+    """A whole ANCE loop on the tiny model and data in seconds: warm-up 48 steps, 2 refreshes 12 steps apart.
+
+    `sections` update the named sections (a mapping merges into the section, anything else replaces it).
+    """
+    experiment = {
+        "name": "tiny",
+        "seeds": [0],
+        "data": {"dataset": str(data_dir)},
+        "model": {"name": str(model_dir), "pooling": "mean", "query_max_len": 16, "passage_max_len": 24},
+        "warmup": {"enabled": True, "bm25_depth": 30, "negatives_per_query": 2, "steps": 48, "lr": 1e-3},
+        "ance": {
+            "mode": "sync", "top_k": 30, "refresh_every": 12, "refreshes": 2, "query_fraction": 1.0,
+            "segment": {"kind": "top", "windows": [[0, 4]], "n": 4},
+            "encode": {"batch_size": 64},
+        },
+        "train": {"batch_size": 8, "lr": 1e-3, "optimizer": "adamw", "warmup_steps": 2,
+                  "checkpoint_every": 4, "keep_last": 2, "log_every": 4},
+        "eval": {"metrics": ["MRR@10", "nDCG@10", "R@30"]},
+        "outputs": {"root": str(root)},
+        "resources": {"cpus": 1},
+    }
+    for key, value in sections.items():
+        experiment[key] = {**experiment.get(key, {}), **value} if isinstance(value, dict) else value
+    return experiment
+
+
 def _timed(name: str, check: Callable[[], str]) -> Check:
     started = time.monotonic()
     try:
@@ -146,17 +173,7 @@ def check_loop(workdir: Path) -> str:
 
     model = write_tiny_model(workdir / "model", minilm_path())
     data = write_word_dataset(workdir / "data", WORDS)
-    experiment = {
-        "name": "selftest", "seeds": [0],
-        "data": {"dataset": str(data)},
-        "model": {"name": str(model), "pooling": "mean", "query_max_len": 16, "passage_max_len": 16},
-        "warmup": {"bm25_depth": 30, "negatives_per_query": 2, "steps": 30, "lr": 1e-3},
-        "ance": {"refresh_every": 10, "refreshes": 2, "top_k": 30, "segment": {"kind": "top", "windows": [[0, 4]], "n": 4}},
-        "train": {"batch_size": 8, "lr": 1e-3, "checkpoint_every": 10, "log_every": 5},
-        "eval": {"metrics": ["MRR@10", "nDCG@10", "R@30"]},
-        "outputs": {"root": str(workdir / "runs")},
-    }
-    (workdir / "selftest.yaml").write_text(yaml.safe_dump(experiment))
+    (workdir / "selftest.yaml").write_text(yaml.safe_dump(tiny_experiment(model, data, workdir / "runs", name="selftest")))
     exp, seed = for_seed(load_experiment(workdir / "selftest.yaml"), 0)
     run_dir = default_run_dir(exp, seed)
     run(exp, seed, run_dir, "all", D.DistInfo(), StopFlag())
@@ -167,12 +184,15 @@ def check_loop(workdir: Path) -> str:
     assert status["state"] == "finished", f"STATUS.json says {status}"
     warm = [json.loads(line) for line in next((workdir / "runs" / "_warmup").glob("*/metrics.jsonl")).read_text().splitlines()]
     losses = [e["loss"] for e in warm if e["kind"] == "train"]
-    assert losses[-1] < losses[0], f"the warm-up loss did not fall: {losses}"
+    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), f"the warm-up loss did not fall: {losses}"
     curve = ", ".join(f"{evals[r]['MRR@10']:.2f}" for r in sorted(evals))
     return f"warm-up loss {losses[0]:.2f} -> {losses[-1]:.2f}; dev MRR@10 by refresh: {curve}"
 
 
 def run_selftest(workdir: str | Path | None = None) -> list[Check]:
+    import torch
+
+    torch.set_num_threads(1)  # a tiny model gains nothing from threads; on a busy machine they cost
     checks = [_timed("torch", check_torch), _timed("faiss", check_faiss), _timed("tokenizer + MiniLM", check_model)]
     with tempfile.TemporaryDirectory(prefix="ance-selftest-", dir=workdir) as tmp:
         checks.append(_timed("tiny ANCE loop", lambda: check_loop(Path(tmp))))

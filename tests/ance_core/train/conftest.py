@@ -8,7 +8,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tiny_data import tiny_experiment_dict, write_tiny_dataset  # noqa: E402
+from tiny_data import write_tiny_dataset  # noqa: E402
+from ance_core.selftest import tiny_experiment as tiny_experiment_dict  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -49,7 +49,7 @@ def reference(tmp_path_factory, tiny_model, tiny_dataset):
     import torch
     import yaml
 
-    from tiny_data import tiny_experiment_dict
+    from ance_core.selftest import tiny_experiment as tiny_experiment_dict
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("reference")
