@@ -19,4 +19,5 @@ ROWS = {
     "encode": "benchmarks.rows.encode",
     "search": "benchmarks.rows.search",
     "mine": "benchmarks.rows.mine",
+    "train": "benchmarks.rows.train",
 }

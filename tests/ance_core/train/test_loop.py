@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from ance_core.config import load_experiment
 from ance_core.io.atomic import is_complete
 from ance_core.train.negatives import complete_files
 from ance_core.train.signals import Requeue
@@ -33,6 +34,17 @@ def test_sync_loop_writes_every_event_and_the_loss_falls(tiny_experiment):
     assert [f.refresh for f in complete_files(run_dir / "negatives")] == [0, 1, 2]
     assert sorted(p.name for p in (run_dir / "eval").glob("*.json")) == [f"refresh-{r}.json" for r in range(3)]
     assert (run_dir / "config.yaml").is_file() and (run_dir / "manifest.json").is_file()
+    # embeddings of refresh 1 and 2's checkpoints are gone; the shared start's (refresh 0, zero-shot) stay
+    from ance_core.encode.shards import list_shards, read_shard_meta
+    from ance_core.model import encoder_fingerprint
+
+    cached = set()
+    for folder in (run_dir.parents[1] / "_cache" / "embeddings").iterdir():
+        shards = [path for paths in list_shards(folder).values() for path in paths]
+        cached.add(read_shard_meta(shards[0])["key"]["encoder"])
+    start = events(run_dir, "warmup_done")[0]["checkpoint"]
+    experiment = load_experiment(run_dir / "config.yaml")
+    assert cached == {encoder_fingerprint(start), encoder_fingerprint(experiment.model.name, experiment.model)}
 
 
 def test_sync_loop_resumes_to_the_same_next_loss_and_final_bits(tiny_experiment, tmp_path, stop_after):
