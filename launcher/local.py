@@ -13,11 +13,14 @@ import logging
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from launcher.records import Submission, set_job_ids
+from ance_core.errors import InputError, Problem
+from launcher.records import JobEntry, Submission, set_job_ids
 from launcher.render import MAX_REQUEUES, REQUEUE_EXIT_CODE
 
 log = logging.getLogger(__name__)
@@ -41,51 +44,120 @@ def _environment(job_id: str, task: int | None, restarts: int) -> dict[str, str]
     return env
 
 
-def _run_script(script: Path, log_path: Path, workdir: str, env: dict[str, str]) -> int:
-    """bash SCRIPT > LOG in its own session; Ctrl-C here becomes a TERM the script forwards to its stage."""
+@dataclass
+class _Running:
+    """The scripts running now, so that Ctrl-C can stop them all (only the main thread sees it)."""
+
+    processes: set[subprocess.Popen] = field(default_factory=set)
+    stopping: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def terminate_all(self) -> None:
+        with self.lock:
+            self.stopping = True
+            for process in self.processes:
+                process.send_signal(signal.SIGTERM)  # the script forwards it: its stage checkpoints
+
+
+def _run_script(script: Path, log_path: Path, workdir: str, env: dict[str, str], running: _Running) -> int:
+    """bash SCRIPT > LOG in its own session (a TERM from Ctrl-C reaches only the script, which forwards it)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as out:
-        process = subprocess.Popen(
-            ["bash", str(script)], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with running.lock:
+            if running.stopping:
+                return 130
+            process = subprocess.Popen(
+                ["bash", str(script)], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            running.processes.add(process)
         try:
             return process.wait()
-        except KeyboardInterrupt:
-            log.warning("interrupted: stopping %s (it checkpoints if it can)", script.name)
-            process.send_signal(signal.SIGTERM)
-            process.wait()
-            raise
+        finally:
+            with running.lock:
+                running.processes.discard(process)
 
 
-def run_local(submission: Submission, workdir: str, on_event: Callable[[str, str], None] | None = None) -> list[LocalResult]:
-    """Run every job of the submission in plan order (a topological order); returns what happened to each."""
-    notify = on_event or (lambda key, message: log.info("%s: %s", key, message))
-    results: dict[str, LocalResult] = {}
-    for index, job in enumerate(submission.jobs, start=1):
-        job_id = f"local{index}"
-        set_job_ids(submission.folder, {job.key: job_id})
-        blocked = next((dep for dep in job.depends_on if results.get(dep, LocalResult(dep, "", None)).exit_code != 0), None)
-        if blocked is not None:
-            results[job.key] = LocalResult(job.key, job_id, None, f"dependency {blocked} did not complete")
-            notify(job.key, f"not run: dependency {blocked} did not complete")
-            continue
-        exit_code = 0
-        for task in range(job.array_size) if job.array_size else [None]:
-            log_path = submission.log_path(job, job_id, task)
-            assert log_path is not None
-            restarts = 0
-            notify(job.key, f"running{'' if task is None else f' task {task}'} (log: {log_path})")
-            while True:
-                code = _run_script(Path(job.script), log_path, workdir, _environment(job_id, task, restarts))
-                if code != REQUEUE_EXIT_CODE or restarts >= MAX_REQUEUES:
-                    break
-                restarts += 1
-                notify(job.key, f"checkpointed; running it again (restart {restarts})")
-            if code != 0:
-                exit_code = code
+def local_cpus() -> int:
+    """The CPUs the local executor shares out: ANCE_LOCAL_CPUS, else the CPUs this process may use."""
+    value = os.environ.get("ANCE_LOCAL_CPUS", "").strip()
+    if value:
+        try:
+            if int(value) >= 1:
+                return int(value)
+        except ValueError:
+            pass
+        raise InputError(None, Problem("ANCE_LOCAL_CPUS", "a whole number of CPUs >= 1", repr(value)))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _run_job(submission: Submission, job: JobEntry, job_id: str, workdir: str,
+             notify: Callable[[str, str], None], running: _Running) -> LocalResult:
+    exit_code = 0
+    for task in range(job.array_size) if job.array_size else [None]:
+        log_path = submission.log_path(job, job_id, task)
+        assert log_path is not None
+        restarts = 0
+        notify(job.key, f"running{'' if task is None else f' task {task}'} (log: {log_path})")
+        while True:
+            code = _run_script(Path(job.script), log_path, workdir, _environment(job_id, task, restarts), running)
+            if code != REQUEUE_EXIT_CODE or restarts >= MAX_REQUEUES or running.stopping:
                 break
-        cancelled = (submission.record(job.key, task) or {}).get("state") == "cancelled"
-        reason = "" if exit_code == 0 else ("cancelled" if cancelled else f"exit code {exit_code}")
-        results[job.key] = LocalResult(job.key, job_id, exit_code, reason)
-        notify(job.key, "completed" if exit_code == 0 else ("cancelled" if cancelled else f"failed (exit code {exit_code})"))
-    return list(results.values())
+            restarts += 1
+            notify(job.key, f"checkpointed; running it again (restart {restarts})")
+        if code != 0:
+            exit_code = code
+            break
+    cancelled = (submission.record(job.key, task) or {}).get("state") == "cancelled"
+    reason = "" if exit_code == 0 else ("cancelled" if cancelled else f"exit code {exit_code}")
+    notify(job.key, "completed" if exit_code == 0 else ("cancelled" if cancelled else f"failed (exit code {exit_code})"))
+    return LocalResult(job.key, job_id, exit_code, reason)
+
+
+def run_local(submission: Submission, workdir: str, on_event: Callable[[str, str], None] | None = None,
+              cpus: int | None = None) -> list[LocalResult]:
+    """Run the submission's jobs, side by side while their CPUs fit in `cpus`; results in plan order.
+
+    A job starts when every job it depends on has completed (it is not run when one did
+    not) and its `resources.cpus` fit in what the running jobs leave free; jobs start in
+    plan order, so the warm-ups go first. A job that asks for more CPUs than there are runs
+    alone. This is what lets `make reproduce-all` use both cores of a laptop with
+    one-thread jobs.
+    """
+    notify = on_event or (lambda key, message: log.info("%s: %s", key, message))
+    total = cpus or local_cpus()
+    job_ids = {job.key: f"local{index}" for index, job in enumerate(submission.jobs, start=1)}
+    results: dict[str, LocalResult] = {}
+    waiting = list(submission.jobs)
+    running = _Running()
+    futures: dict[Future, JobEntry] = {}
+    with ThreadPoolExecutor(max_workers=len(waiting) or 1, thread_name_prefix="local-job") as pool:
+        try:
+            while waiting or futures:
+                for job in list(waiting):
+                    blocked = next((dep for dep in job.depends_on if dep not in job_ids
+                                    or (dep in results and results[dep].exit_code != 0)), None)
+                    if blocked is not None:
+                        waiting.remove(job)
+                        set_job_ids(submission.folder, {job.key: job_ids[job.key]})
+                        results[job.key] = LocalResult(job.key, job_ids[job.key], None, f"dependency {blocked} did not complete")
+                        notify(job.key, f"not run: dependency {blocked} did not complete")
+                        continue
+                    if not all(dep in results for dep in job.depends_on):
+                        continue
+                    in_use = sum(min(futures[f].cpus, total) for f in futures)
+                    if futures and in_use + min(job.cpus, total) > total:
+                        break  # plan order: a later job does not overtake one waiting for CPUs
+                    waiting.remove(job)
+                    set_job_ids(submission.folder, {job.key: job_ids[job.key]})
+                    futures[pool.submit(_run_job, submission, job, job_ids[job.key], workdir, notify, running)] = job
+                if not futures:
+                    continue  # every remaining job was just marked not run
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = futures.pop(future)
+                    results[job.key] = future.result()
+        except KeyboardInterrupt:
+            log.warning("interrupted: stopping the running jobs (they checkpoint if they can)")
+            running.terminate_all()
+            raise
+    return [results[job.key] for job in submission.jobs if job.key in results]

@@ -33,6 +33,7 @@ class JobEntry:
     array_size: int | None
     seed: int | None = None
     experiment: str | None = None
+    cpus: int = 1  # resources.cpus: what the local executor reserves for it
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def load_submission(folder: str | Path) -> Submission:
                 array_size=raw.get("array_size"),
                 seed=raw.get("seed"),
                 experiment=raw.get("experiment"),
+                cpus=raw.get("cpus") if isinstance(raw.get("cpus"), int) and raw.get("cpus") > 0 else 1,
             )
         )
     return Submission(folder, _require(data, "submission", str, path), _require(data, "executor", str, path),

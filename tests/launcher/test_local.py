@@ -26,10 +26,54 @@ def test_jobs_run_in_dependency_order_and_record_start_and_end(make_experiment, 
     assert warmup.end <= top.start and warmup.end <= bottom.start
     assert max(top.end, bottom.end) <= report.start
     stages = [(e["stage"], e["event"]) for e in stand_in_events(tmp_path)]
-    assert stages == [("warmup", "started"), ("warmup", "finished"), ("run", "started"), ("run", "finished"),
-                      ("run", "started"), ("run", "finished"), ("report", "started"), ("report", "finished")]
+    assert stages[:2] == [("warmup", "started"), ("warmup", "finished")]
+    assert sorted(stages[2:6]) == [("run", "finished")] * 2 + [("run", "started")] * 2  # side by side or not
+    assert stages[6:] == [("report", "started"), ("report", "finished")]
     log = submission.log_path(submission.entry("warmup.s0"))
     assert log.name == "warmup.s0-local1.out" and "stand-in warmup: finished" in log.read_text()
+
+
+def _spans(submission, keys):
+    statuses = {s.key: s for s in collect(submission)}
+    return [(statuses[key].start, statuses[key].end) for key in keys]
+
+
+@pytest.mark.parametrize("cpus, side_by_side", [(2, True), (1, False)])
+def test_jobs_share_the_cpus_side_by_side_as_their_resources_allow(make_experiment, stand_in, tmp_path, monkeypatch,
+                                                                    cpus, side_by_side):
+    monkeypatch.setenv("ANCE_STANDIN_SLEEP", "1.5")
+    monkeypatch.setenv("ANCE_LOCAL_CPUS", str(cpus))
+    one_cpu = {"resources": {"cpus": 1}}
+    plan = make_plan([make_experiment("top20", **one_cpu), make_experiment("bottom20", **one_cpu)], tmp_path, "local",
+                     stand_in, report=False)
+    submission, results = launch(plan)
+
+    assert [r.exit_code for r in results] == [0, 0, 0]
+    (_, warmup_end), top, bottom = _spans(submission, ["warmup.s0", "run.top20.s0", "run.bottom20.s0"])
+    assert warmup_end <= min(top[0], bottom[0])
+    overlap = min(top[1], bottom[1]) - max(top[0], bottom[0])
+    assert (overlap > 0.5) if side_by_side else (overlap <= 0)
+
+
+def test_a_job_asking_for_more_cpus_than_there_are_runs_alone(make_experiment, stand_in, tmp_path, monkeypatch):
+    monkeypatch.setenv("ANCE_STANDIN_SLEEP", "1")
+    monkeypatch.setenv("ANCE_LOCAL_CPUS", "2")
+    plan = make_plan([make_experiment("top20", resources={"cpus": 8}), make_experiment("bottom20", resources={"cpus": 1})],
+                     tmp_path, "local", stand_in, report=False)
+    submission, results = launch(plan)
+
+    assert [r.exit_code for r in results] == [0, 0, 0]
+    top, bottom = _spans(submission, ["run.top20.s0", "run.bottom20.s0"])
+    assert min(top[1], bottom[1]) <= max(top[0], bottom[0])
+
+
+def test_a_bad_local_cpu_count_is_a_clear_error(monkeypatch):
+    from ance_core.errors import InputError
+    from launcher.local import local_cpus
+
+    monkeypatch.setenv("ANCE_LOCAL_CPUS", "two")
+    with pytest.raises(InputError, match="ANCE_LOCAL_CPUS"):
+        local_cpus()
 
 
 def test_a_failed_job_leaves_its_dependants_not_run(make_experiment, stand_in, tmp_path, monkeypatch):
