@@ -134,8 +134,10 @@ def resolve(
     if failed_dependency:
         return _not_run(base, failed_dependency, "plan")
     if job_id is None:
-        return replace(base, state="NOT_SUBMITTED" if not dependencies or all(d.finished for d in dependencies) else "WAITING",
-                       reason="", source="plan")
+        # WAITING until every dependency has completed: a dependency that is itself waiting
+        # (or not submitted) is not finished work, even though it is not active either.
+        ready = all(d.state == "COMPLETED" for d in dependencies)
+        return replace(base, state="NOT_SUBMITTED" if ready else "WAITING", reason="", source="plan")
     if not queue_reachable:
         return replace(base, reason="SLURM does not answer and the job left no record yet", source="plan")
     return replace(base, reason="SLURM no longer lists it and it left no record (it never started?)", source="plan")

@@ -74,3 +74,7 @@ def test_unsubmitted_jobs_wait_for_their_dependencies():
     entry = JobEntry(**{**ENTRY.__dict__, "job_id": None})
     assert resolve(entry, None, None, None, None, [JobStatus("warmup.s0", "l1", "w", "RUNNING")]).state == "WAITING"
     assert resolve(entry, None, None, None, None, []).state == "NOT_SUBMITTED"
+    # a chain of waits: waiting on a job that waits (or is not submitted yet) is waiting too
+    for state in ("WAITING", "NOT_SUBMITTED"):
+        assert resolve(entry, None, None, None, None, [JobStatus("run.top20.s0", None, "r", state)]).state == "WAITING"
+    assert resolve(entry, None, None, None, None, [WARMUP_OK]).state == "NOT_SUBMITTED"
