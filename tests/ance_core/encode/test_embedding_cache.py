@@ -167,3 +167,16 @@ def test_a_killed_encode_leaves_no_shard_and_the_next_run_completes(encoder, sou
     monkeypatch.setattr(type(encoder), "encode", original)
     ids, vectors = embed_collection(encoder, source, tmp_path / "cache", batch_size=4, show_progress=False)
     assert len(ids) == len(TINY_TEXTS) and isinstance(vectors, np.memmap) and not vectors.flags.writeable
+
+
+def test_stage_reads_non_standard_file_names_from_the_experiment(tiny_bert_dir, source, tmp_path):
+    """What the launcher's encode array job runs: --config gives data.files (e.g. MS MARCO's dev.small)."""
+    (source.root / "queries.dev.tsv").rename(source.root / "queries.dev.small.tsv")
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text(f"name: enc\ndata:\n  dataset: {source.root}\n  files:\n    queries.dev: queries.dev.small.tsv\n")
+    common = ["--checkpoint", str(tiny_bert_dir), "--data", str(source.root), "--split", "dev",
+              "--out", str(tmp_path / "q"), "--cache-root", str(tmp_path / "cache")]
+    assert _run_stage(common) == 2  # without the map: the standard name is missing
+    assert _run_stage(["--config", str(experiment), *common]) == 0
+    ids, vectors = load_embeddings(tmp_path / "q")
+    assert ids.ids == ["q1", "q2"] and vectors.shape == (2, 32)

@@ -180,7 +180,7 @@ ance_log "job $ANCE_JOB_ID ($ANCE_JOB_KEY) on $(hostname), restart $ANCE_RESTART
 ance_record running null null
 
 ance_shard=${ANCE_TASK:?an array job: SLURM_ARRAY_TASK_ID (or ANCE_ARRAY_TASK_ID) names the shard}
-ance_stage=( /home/u/ance-bundle/.venv/bin/ance encode --checkpoint /scratch/u/runs/top20/seed0/checkpoints/checkpoint-10000 --data /data/msmarco --collection --out /scratch/u/runs/top20/seed0/encode/checkpoint-10000 --shard "$ance_shard/4" )
+ance_stage=( /home/u/ance-bundle/.venv/bin/ance encode --config /scratch/u/runs/_jobs/20240101-000000-abcd/experiments/top20.yaml --checkpoint /scratch/u/runs/top20/seed0/checkpoints/checkpoint-10000 --data /data/msmarco --collection --out /scratch/u/runs/top20/seed0/encode/checkpoint-10000 --shard "$ance_shard/4" )
 ance_start USR1 ${ance_runtime[@]+"${ance_runtime[@]}"} "${ance_stage[@]}"
 ance_wait "${ance_pids[0]}"
 ance_finish $?
