@@ -310,7 +310,9 @@ class EvalConfig(Strict):
 
 # ---------------------------------------------------------------- resources
 
-TIME_PATTERN = r"^(\d+-)?\d{1,3}:\d{2}(:\d{2})?$"
+# SLURM's forms with days (D-HH, D-HH:MM, D-HH:MM:SS) or HH:MM:SS. Its bare "MM:SS" is
+# refused: "04:00" reads as four *minutes*, never what an ANCE job means.
+TIME_PATTERN = r"^(\d+-\d{1,2}(:\d{2}){0,2}|\d{1,3}:\d{2}:\d{2})$"
 MEM_PATTERN = r"^\d+[KMGT]?$"
 
 
@@ -330,12 +332,22 @@ class ResourcesConfig(Strict):
     gpu_type: SafeToken | None = Field(None, description="GRES type, e.g. a100 (--gres=gpu:a100:4).")
     cpus: PositiveInt = Field(2, description="CPUs per task.")
     mem: Annotated[str, Field(pattern=MEM_PATTERN)] = Field("16G", description="Memory per node, e.g. 64G.")
-    time: Annotated[str, Field(pattern=TIME_PATTERN)] = Field("04:00:00", description="Time limit.")
+    time: str = Field("04:00:00", description="Time limit: HH:MM:SS or D-HH[:MM[:SS]] (SLURM's forms).")
     signal_seconds: PositiveInt = Field(300, description="USR1 this long before the limit: checkpoint + requeue.")
     requeue: bool = Field(True, description="Requeue after USR1 (preemption, time limit).")
     shards: PositiveInt = Field(1, description="Array tasks for a standalone encode job.")
     modules: list[SafeToken] = Field(default_factory=list, description="Environment modules to load.")
     binds: list[str] = Field(default_factory=list, description="Extra apptainer bind paths.")
+
+    @field_validator("time")
+    @classmethod
+    def _slurm_time(cls, value: str) -> str:
+        if not re.match(TIME_PATTERN, value):
+            raise ValueError(
+                f"a time limit HH:MM:SS or D-HH[:MM[:SS]], e.g. '04:00:00' or '2-00:00:00' "
+                f"(SLURM reads a bare '04:00' as four minutes), found {value!r}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _gpu_split(self) -> "ResourcesConfig":

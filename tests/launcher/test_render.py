@@ -178,8 +178,8 @@ def test_async_on_several_nodes_is_refused():
 
 
 def test_usr1_warning_must_come_before_the_time_limit():
-    # '05:00' is five minutes for SLURM: the default 300 s warning would come at once, for ever.
-    exp = experiment(resources={"time": "05:00"})
+    # five minutes: the default 300 s warning would come at once, for ever.
+    exp = experiment(resources={"time": "00:05:00"})
     with pytest.raises(InputError, match=r"resources.signal_seconds: expected less than the time limit .*300 s"):
         render(exp, "run", job("run.top20.s0"))
 

@@ -4,6 +4,8 @@ import pytest
 from pydantic import ValidationError
 
 from ance_core.config import Experiment
+from ance_core.config.loader import validate_experiment
+from ance_core.errors import InputError
 
 
 def segment(**kwargs):
@@ -43,3 +45,14 @@ def test_conflicts_and_bad_values_are_rejected(data, fragment):
     with pytest.raises(ValidationError) as err:
         Experiment.model_validate({"name": "x", **data})
     assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize("value", ["04:00:00", "120:00:00", "2-00:00:00", "1-00", "2-01:30"])
+def test_slurm_time_limits_are_accepted(value):
+    assert validate_experiment({"name": "t", "resources": {"time": value}}).resources.time == value
+
+
+@pytest.mark.parametrize("value", ["04:00", "4h", "", "1-", "00:00:00:00"])
+def test_ambiguous_or_malformed_time_limits_are_refused_with_the_forms_to_use(value):
+    with pytest.raises(InputError, match=r"resources.time: expected a time limit HH:MM:SS or D-HH\[:MM\[:SS\]\]"):
+        validate_experiment({"name": "t", "resources": {"time": value}})
