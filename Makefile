@@ -70,6 +70,11 @@ container-lock: install ## re-resolve containers/requirements.lock (uv, hashes; 
 bench: install ## run every benchmark row (ONLY=group to pick); writes benchmarks/results/<machine>.json and .md
 	$(BIN)/python -m benchmarks $(if $(ONLY),--only $(ONLY))
 
+# Two runs: scale reads the MFU that gpu measured from the results file gpu has just written.
+bench-gpu: install ## on a GPU node: encode/search rates and MFU (group gpu), then the scale projections from them
+	$(BIN)/python -m benchmarks --only gpu
+	$(BIN)/python -m benchmarks --only scale
+
 clean: ## remove build outputs and caches (keeps .venv and runs/)
 	rm -rf build dist *.egg-info .pytest_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,7 +1,7 @@
 """Run benchmark rows and record them: `python -m benchmarks [--only GROUP ...] [--queries N]`.
 
 Writes benchmarks/results/<machine>.json and .md, replacing only the rows of the
-groups that ran. `make bench` runs every group.
+groups that ran. `make bench` runs every group but `gpu` (`make bench-gpu`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from benchmarks.harness import (
     now,
     render_markdown,
 )
-from benchmarks.rows import ROWS
+from benchmarks.rows import ON_REQUEST, ROWS
 
 logger = logging.getLogger("benchmarks")
 
@@ -38,7 +38,8 @@ class Options:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", action="append", choices=sorted(ROWS), help="run this group (repeatable)")
+    parser.add_argument("--only", action="append", choices=sorted(ROWS),
+                        help="run this group (repeatable; default: every group but gpu)")
     parser.add_argument("--queries", type=int, default=500_000, help="queries in the synthetic inputs")
     parser.add_argument("--quick", action="store_true", help="a small smoke run (20k queries) not to publish")
     parser.add_argument("--machine", help="results file name (default: from the CPU model and count)")
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         sys.stdout.write("\n".join(sorted(ROWS)) + "\n")
         return 0
-    groups = args.only or sorted(ROWS)
+    groups = args.only or default_groups()
     info = machine_info()
     machine = args.machine or default_machine_name(info)
     queries = 20_000 if args.quick else args.queries
@@ -81,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         logger.info("%s: %s  ours %.4g %s, baseline %s, ratio %s", row.group, row.name, row.ours, row.unit,
                     row.baseline, row.ratio)
     return 0
+
+
+def default_groups() -> list[str]:
+    """The groups run without --only: all but those that need hardware not every machine has (gpu)."""
+    return [group for group in sorted(ROWS) if group not in ON_REQUEST]
 
 
 def _write(path: Path, content) -> None:

@@ -20,4 +20,9 @@ ROWS = {
     "search": "benchmarks.rows.search",
     "mine": "benchmarks.rows.mine",
     "train": "benchmarks.rows.train",
+    "scale": "benchmarks.rows.scale",
+    "gpu": "benchmarks.rows.gpu",
 }
+# Groups that run only when asked for by name (`--only`): gpu needs a CUDA device,
+# which `make bench` does not assume (`make bench-gpu` runs it on a GPU node).
+ON_REQUEST = frozenset({"gpu"})
