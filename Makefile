@@ -67,7 +67,7 @@ container-test: ## apptainer test ance.sif; with a GPU also a stage with --nv
 container-lock: install ## re-resolve containers/requirements.lock (uv, hashes; LOCK_PYTHON; needs PyPI)
 	$(BIN)/python containers/lock.py --python $(LOCK_PYTHON)
 
-bench: install ## run every benchmark row (ONLY=group to pick); writes benchmarks/results/<machine>.json and .md
+bench: install ## run every CPU benchmark row (ONLY=group to pick; the gpu group is make bench-gpu); writes benchmarks/results/<machine>.json and .md
 	$(BIN)/python -m benchmarks $(if $(ONLY),--only $(ONLY))
 
 # Two runs: scale reads the MFU that gpu measured from the results file gpu has just written.
