@@ -60,8 +60,9 @@ def mine(
     depth = top_k + int(positives.counts.max(initial=0)) if segment.counting == "positive_free" else top_k
     ranking = search(query_vectors, corpus_vectors, depth, index=index, show_progress=show_progress)
     pos_scores = positive_scores(query_vectors, corpus_vectors, positives)
+    # search() never returns an id twice in a row and pads with -1 only at the end.
     sampled = sample_negatives(segment, ranking.rows, positives, candidate_scores=ranking.scores,
-                               positive_scores=pos_scores, seed=seed)
+                               positive_scores=pos_scores, seed=seed, unique_candidates=True)
     return Mined(ranking, pos_scores, sampled)
 
 

@@ -47,8 +47,16 @@ class EligibleList:
         return base
 
 
-def build_eligible(base_ids: np.ndarray, positives: PositiveSets) -> EligibleList:
-    """Eligible entries of each row of `base_ids` (R, B): valid ids (>= 0), not a positive, first occurrence."""
+def build_eligible(
+    base_ids: np.ndarray, positives: PositiveSets, *, unique: bool = False, ends: list[int] | None = None
+) -> EligibleList:
+    """Eligible entries of each row of `base_ids` (R, B): valid ids (>= 0), not a positive, first occurrence.
+
+    unique: the caller promises what a search returns: no id twice in a row and -1
+      padding only after the last id. Then no repeat scan runs, and only rows whose
+      base entry at one of `ends` (default: the last; legacy passes each window's
+      last) is -1 are checked for padding, exactly.
+    """
     rows, width = base_ids.shape
     length = np.full(rows, width, dtype=np.int64)
     if rows == 0 or width == 0:
@@ -56,13 +64,26 @@ def build_eligible(base_ids: np.ndarray, positives: PositiveSets) -> EligibleLis
         return EligibleList(length, np.zeros((rows, 0), np.int32), np.zeros(rows, np.int64), empty,
                             np.zeros((0, width), np.int64))
 
-    # Both scans below read only the low 32 bits of each id: half the memory traffic.
-    # Equal ids have equal low bits, so nothing is missed; ids that merely share low
-    # bits only send their row to the exact table.
-    low = np.ascontiguousarray(_low_32_bits(base_ids))
-    skips, skip_counts, needs_table = _positive_skips(base_ids, low, positives)
-    low.sort(axis=1)  # in place: the positive scan above needed the original order
-    needs_table |= _repeats_and_padding(base_ids, low, length)
+    if unique:
+        # No sort to share a copy with: compare the ids themselves, in place.
+        skips, skip_counts, needs_table = _positive_skips(base_ids, base_ids, positives)
+        tail = np.zeros(rows, dtype=bool)
+        for end in [width - 1] if ends is None else ends:
+            tail |= base_ids[:, end] < 0
+        needs_table |= _repeats_and_padding(base_ids, np.flatnonzero(tail), length)
+    else:
+        # Both scans below read only the low 32 bits of each id: half the memory traffic.
+        # Equal ids have equal low bits, so nothing is missed; ids that merely share low
+        # bits only send their row to the exact table.
+        low = np.ascontiguousarray(low_32_bits(base_ids))
+        skips, skip_counts, needs_table = _positive_skips(base_ids, low, positives)
+        low.sort(axis=1)  # in place: the positive scan above needed the original order
+        # Sorted values are the cheap test for repeats. Here they are the low 32 bits, so
+        # ids that merely share low bits, padding (-1), and ids whose low bits read as
+        # negative make a row a suspect, which the exact int64 check then clears.
+        suspects = np.flatnonzero((low[:, 1:] == low[:, :-1]).any(axis=1) | (low[:, 0] < 0))
+        del low
+        needs_table |= _repeats_and_padding(base_ids, suspects, length)
     length -= skip_counts
 
     table_rows = np.flatnonzero(needs_table)
@@ -74,7 +95,7 @@ def build_eligible(base_ids: np.ndarray, positives: PositiveSets) -> EligibleLis
     return EligibleList(length, skips, skip_counts, table_rows, table)
 
 
-def _low_32_bits(ids: np.ndarray) -> np.ndarray:
+def low_32_bits(ids: np.ndarray) -> np.ndarray:
     """The low half of every int64 id as int32, read in place (a strided view, no arithmetic)."""
     halves = ids.view(np.int32)
     return halves[..., ::2] if np.little_endian else halves[..., 1::2]
@@ -84,6 +105,8 @@ def _positive_skips(
     base_ids: np.ndarray, low: np.ndarray, positives: PositiveSets
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where each row's positives sit: (skips ascending, count, rows that need the exact table).
+
+    `low` is what is scanned: the ids' low 32 bits (int32), or `base_ids` itself.
 
     A row goes to the table when it holds more than MAX_SPARSE_SKIPS positives or when a
     low-bits match is not the positive itself (a false match could hide the real one).
@@ -100,7 +123,17 @@ def _positive_skips(
         # The first positive of every query: whole arrays. Further ones: only the few rows that have them.
         rows = np.arange(rows_total) if t == 0 else np.flatnonzero(counts > t)
         wanted = positives.slot(t)[rows]
-        hits = (low if t == 0 else low[rows]) == _low_32_bits(wanted)[:, None]
+        if low is base_ids:  # exact ids, each at most once per row (unique): the hits are the places
+            place = np.flatnonzero((base_ids if t == 0 else base_ids[rows]) == wanted[:, None])
+            hit_rows, columns = np.divmod(place, width)
+            hit_rows = rows[hit_rows]
+            keep = found[hit_rows] < MAX_SPARSE_SKIPS
+            needs_table[hit_rows[~keep]] = True
+            hit_rows, columns = hit_rows[keep], columns[keep]
+            skips[hit_rows, found[hit_rows]] = columns
+            found[hit_rows] += 1
+            continue
+        hits = (low if t == 0 else low[rows]) == low_32_bits(wanted)[:, None]
         hit = hits.any(axis=1)
         columns = hits.argmax(axis=1)
         exact = base_ids[rows, columns] == wanted
@@ -115,15 +148,10 @@ def _positive_skips(
     return skips, found, needs_table
 
 
-def _repeats_and_padding(base_ids: np.ndarray, sorted_low: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """Rows needing the exact table (an id occurs twice, or ids follow a -1 padding entry).
-    Also shortens `length` to the valid prefix of padded rows.
-
-    Sorted values are the cheap test for repeats. Here they are the low 32 bits, so
-    ids that merely share low bits, padding (-1), and ids whose low bits read as
-    negative make a row a suspect, which the exact int64 check then clears.
+def _repeats_and_padding(base_ids: np.ndarray, suspects: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Which rows need the exact table (an id occurs twice, or ids follow a -1 padding entry),
+    checked exactly on the `suspects` only. Also shortens `length` to the valid prefix of padded rows.
     """
-    suspects = np.flatnonzero((sorted_low[:, 1:] == sorted_low[:, :-1]).any(axis=1) | (sorted_low[:, 0] < 0))
     irregular = np.zeros(base_ids.shape[0], dtype=bool)
     if suspects.size:
         ids = base_ids[suspects]

@@ -40,16 +40,20 @@ def take_uniform(rng: np.random.Generator, available: np.ndarray, n: int) -> np.
         return take_top(available, n)
     # All draws at once: step i draws t uniform in [0, j] with j = m - n + i.
     j = available[rows].astype(np.int32) - n + np.arange(n, dtype=np.int32)[:, None]
-    draws = (rng.random((n, rows.size)) * (j + 1)).astype(np.int32)
+    uniform = rng.random((n, rows.size))
+    uniform *= j + 1
+    draws = uniform.astype(np.int32)
+    del uniform
     picks = np.empty((n, rows.size), dtype=np.int32)
     for i in range(n):
         taken = (picks[:i] == draws[i]).any(axis=0)
         picks[i] = np.where(taken, j[i], draws[i])
-    picks.sort(axis=0)
+    picks = np.ascontiguousarray(picks.T)
+    picks.sort(axis=1)  # along contiguous rows: ~2x faster than sorting the (n, rows) columns
     if rows.size == available.size:  # the usual case: every row had more than n
-        return np.ascontiguousarray(picks.T)
+        return picks
     chosen = np.array(take_top(available, n))  # writable copy for the rows with n or fewer
-    chosen[rows] = picks.T
+    chosen[rows] = picks
     return chosen
 
 

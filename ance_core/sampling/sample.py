@@ -29,6 +29,7 @@ from ance_core.config.schema import (
 from ance_core.errors import InputError
 from ance_core.sampling import rules
 from ance_core.sampling.eligible import build_eligible
+from ance_core.sampling.fast_top import TopPlan, sample_top_fast
 from ance_core.sampling.positives import PositiveSets
 from ance_core.sampling.segments import positive_free_prefix, window_columns, window_ranks
 
@@ -72,6 +73,7 @@ def sample_negatives(
     candidate_scores: np.ndarray | None = None,
     positive_scores: np.ndarray | None = None,
     seed: int = 0,
+    unique_candidates: bool = False,
 ) -> SampledNegatives:
     """Choose each query's negatives from its ranked candidates as `segment` says.
 
@@ -80,6 +82,10 @@ def sample_negatives(
     candidate_scores (Q, K) and positive_scores (Q,): needed by simans and perc_pos;
       positive_scores is NaN where the positive was not scored.
     seed: same inputs and seed give byte-identical results; use refresh_seed().
+    unique_candidates: the caller promises rows as a search returns them (faiss,
+      ance_core.index.search): no id twice in a row, -1 padding only after the last
+      id. The repeated-id scan is then skipped (the result is the same on such rows;
+      on rows that break the promise it is undefined). False checks every row.
     """
     ids = _check_candidates(candidate_ids)
     num_queries, top_k = ids.shape
@@ -100,7 +106,7 @@ def sample_negatives(
         part = _Inputs(ids[rows], positives.slice(start, stop),
                        None if scores is None else scores[rows],
                        None if pos_scores is None else pos_scores[rows])
-        _sample_chunk(plan, segment, part, rng, out, start)
+        _sample_chunk(plan, segment, part, rng, out, start, unique_candidates)
 
     if segment.kind in SCORED_KINDS:
         out.score_fallback[:] = np.isnan(pos_scores)
@@ -123,15 +129,20 @@ class _Plan:
     slot_index: np.ndarray | None
     columns: np.ndarray | None
     first_pass_width: int  # positive-free: columns read before deciding a row needs all K
+    ends: list[int] | None  # legacy: the base index of each window's last entry (padding check)
+    top: TopPlan | None  # `top` rule: the fast path's fixed columns (fast_top.py)
 
     @classmethod
     def for_segment(cls, segment: AnySegment, top_k: int) -> _Plan:
+        top = TopPlan.build(segment, top_k) if segment.kind == "top" else None
         if segment.counting == "legacy":
             columns = window_columns(segment.windows, top_k)
-            return cls("legacy", columns.size, None, _lookup_table(columns), top_k)
+            sizes = [min(end, top_k) - start for start, end in segment.windows if start < top_k]
+            return cls("legacy", columns.size, None, _lookup_table(columns), top_k,
+                       (np.cumsum(sizes) - 1).tolist(), top)
         ranks = window_ranks(segment.windows)
         return cls("positive_free", ranks.size, _lookup_table(ranks), None,
-                   positive_free_prefix(segment.windows, top_k))
+                   positive_free_prefix(segment.windows, top_k), None, top)
 
     def available(self, eligible_length: np.ndarray) -> np.ndarray:
         """Slots whose eligible index exists, per row."""
@@ -163,14 +174,30 @@ class _Inputs:
                        None if self.positive_scores is None else self.positive_scores[rows])
 
 
-def _sample_chunk(plan: _Plan, segment: AnySegment, part: _Inputs, rng, out: SampledNegatives, start: int) -> None:
+def _sample_chunk(
+    plan: _Plan, segment: AnySegment, part: _Inputs, rng, out: SampledNegatives, start: int, unique: bool
+) -> None:
     rows = slice(start, start + part.ids.shape[0])
     sink = _Sink(out.neg_ids[rows], out.neg_ranks[rows], out.neg_positions[rows], out.counts[rows])
+    if plan.top is None:
+        _sample_general(plan, segment, part, rng, sink, unique)
+        return
+    # `top`: most rows have at most one exclusion before their last pick (fast_top.py);
+    # the others go the general way. The rule draws nothing, so the split changes nothing.
+    slow = sample_top_fast(plan.top, part.ids, part.positives, unique, sink)
+    if slow.size:
+        again = part.take(slow)
+        redo = _Sink.empty(slow.size, segment.n)
+        _sample_general(plan, segment, again, rng, redo, unique)
+        redo.copy_into(sink, slow)
+
+
+def _sample_general(plan: _Plan, segment: AnySegment, part: _Inputs, rng, sink: _Sink, unique: bool) -> None:
     if plan.counting == "legacy":
-        _sample_rows(plan, segment, part, _legacy_base(part.ids, segment.windows), rng, sink)
+        _sample_rows(plan, segment, part, _legacy_base(part.ids, segment.windows), rng, sink, unique, plan.ends)
         return
     width = plan.first_pass_width
-    available = _sample_rows(plan, segment, part, part.ids[:, :width], rng, sink)
+    available = _sample_rows(plan, segment, part, part.ids[:, :width], rng, sink, unique)
     if width < part.ids.shape[1]:
         # Rows whose first pass ran out of eligible entries before the last window
         # rank: read them again in full (rare: it takes `margin` exclusions early on).
@@ -178,8 +205,8 @@ def _sample_chunk(plan: _Plan, segment: AnySegment, part: _Inputs, rng, out: Sam
         if short.size:
             again = part.take(short)
             redo = _Sink.empty(short.size, segment.n)
-            _sample_rows(plan, segment, again, again.ids, rng, redo)
-            redo.copy_to(out, start + short)
+            _sample_rows(plan, segment, again, again.ids, rng, redo, unique)
+            redo.copy_into(sink, short)
 
 
 @dataclass(frozen=True)
@@ -196,14 +223,15 @@ class _Sink:
         return cls(np.empty((rows, n), np.int64), np.empty((rows, n), np.int32),
                    np.empty((rows, n), np.int32), np.empty(rows, np.int32))
 
-    def copy_to(self, out: SampledNegatives, rows: np.ndarray) -> None:
-        out.neg_ids[rows], out.neg_ranks[rows], out.neg_positions[rows] = self.ids, self.ranks, self.positions
-        out.counts[rows] = self.counts
+    def copy_into(self, target: _Sink, rows: np.ndarray) -> None:
+        target.ids[rows], target.ranks[rows], target.positions[rows] = self.ids, self.ranks, self.positions
+        target.counts[rows] = self.counts
 
 
-def _sample_rows(plan: _Plan, segment: AnySegment, part: _Inputs, base_ids: np.ndarray, rng, sink: _Sink):
+def _sample_rows(plan: _Plan, segment: AnySegment, part: _Inputs, base_ids: np.ndarray, rng, sink: _Sink,
+                 unique: bool, ends: list[int] | None = None):
     """Fill `sink` for these rows; return how many slots each row has available."""
-    eligible = build_eligible(base_ids, part.positives)
+    eligible = build_eligible(base_ids, part.positives, unique=unique, ends=ends)
     available = plan.available(eligible.length)
 
     def positions_of(slots: np.ndarray, into: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -239,7 +267,8 @@ def _row_take(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """values[r, positions[r, j]] for positions >= 0 (arbitrary values where -1). Flat indexing
     is ~2x faster than take_along_axis, and this runs on every output entry."""
     flat = np.add(positions, (np.arange(values.shape[0]) * values.shape[1])[:, None], dtype=np.int64)
-    return values.reshape(-1)[flat]
+    # mode="clip": no bounds check pass (a -1 of row 0 reads entry 0, an arbitrary value as documented).
+    return np.take(values.reshape(-1), flat, mode="clip")
 
 
 def _plain_rule(segment: AnySegment, available: np.ndarray, rng) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import ance_core.sampling.fast_top as fast_top
 import ance_core.sampling.sample as sample_module
 from ance_core.config.schema import BottomSegment, PercPosSegment, RandomSegment, SimANSSegment, TopSegment
 from ance_core.sampling import PositiveSets, in_windows, sample_negatives
@@ -172,3 +173,72 @@ def test_same_seed_gives_byte_identical_results(segment, ranking, seed):
     first, second = run(segment, ranking, seed), run(segment, ranking, seed)
     for field in ("neg_ids", "neg_ranks", "neg_positions", "counts", "score_fallback"):
         assert getattr(first, field).tobytes() == getattr(second, field).tobytes()
+
+
+# ---------------------------------------------------------------- fast paths give the general path's results
+
+FIELDS = ("neg_ids", "neg_ranks", "neg_positions", "counts", "score_fallback")
+
+
+@st.composite
+def search_like_ranking_strategy(draw):
+    """Rankings as a search returns them: distinct ids per row, -1 padding only at the end."""
+    queries = draw(st.integers(1, 6))
+    top_k = draw(st.integers(0, 45))
+    id_range = top_k + draw(st.integers(0, 30))  # positives still land in the list often
+    rng = np.random.default_rng(draw(st.integers(0, 2**32)))
+    ids = np.stack([rng.permutation(id_range + 1)[:top_k] for _ in range(queries)]).astype(np.int64)
+    ids = ids.reshape(queries, top_k)
+    for q in range(queries):
+        if draw(st.booleans()):  # padding in some rows only: rows without it take the fast paths
+            ids[q, draw(st.integers(0, top_k)):] = -1
+    counts = [draw(st.sampled_from([1, 1, 1, 0, 2, 3])) for _ in range(queries)]
+    # Most positives are retrieved, at any column (the fast paths shift past them).
+    positives = [
+        np.where(rng.random(c) < 0.8, ids[q, rng.integers(0, max(top_k, 1), size=c)] if top_k else -1,
+                 rng.integers(0, id_range + 1, size=c))
+        for q, c in enumerate(counts)
+    ]
+    positives = [np.where(p >= 0, p, id_range) for p in positives]
+    if draw(st.booleans()):
+        sign_bit = draw(st.booleans())
+        ids, positives = widen(ids, sign_bit), [widen(p, sign_bit) for p in positives]
+    scores = np.sort(rng.normal(size=(queries, top_k)).astype(np.float32), axis=1)[:, ::-1].copy()
+    positive_scores = rng.normal(size=queries)
+    return ids, [p.tolist() for p in positives], scores, positive_scores
+
+
+def assert_same(first, second):
+    for field in FIELDS:
+        assert getattr(first, field).tobytes() == getattr(second, field).tobytes(), field
+
+
+@settings(max_examples=200, deadline=None)
+@given(segment=segment_strategy(), ranking=search_like_ranking_strategy(), seed=st.integers(0, 2**32))
+def test_unique_candidates_gives_the_checked_result_on_search_like_rows(segment, ranking, seed):
+    ids, positives, scores, positive_scores = ranking
+    checked = run(segment, ranking, seed)
+    trusted = sample_negatives(
+        segment, ids, PositiveSets.from_lists(positives),
+        candidate_scores=scores, positive_scores=positive_scores, seed=seed, unique_candidates=True,
+    )
+    assert_same(checked, trusted)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    windows=windows_strategy(), n=st.integers(1, 12), counting=st.sampled_from(["positive_free", "legacy"]),
+    awkward=ranking_strategy(), search_like=search_like_ranking_strategy(),
+)
+def test_top_fast_path_gives_the_general_path_result(windows, n, counting, awkward, search_like):
+    """`top` rows go through fast_top.py unless they need the general path; forcing every row
+    through the general path must not change a byte (awkward rows only without the promise)."""
+    segment = TopSegment(windows=windows, n=n, counting=counting)
+    for ids, positives, unique in [(*search_like[:2], True), (*search_like[:2], False), (*awkward[:2], False)]:
+        fast = sample_negatives(segment, ids, PositiveSets.from_lists(positives), unique_candidates=unique)
+        with mock.patch.object(sample_module.TopPlan, "build", return_value=None):
+            general = sample_negatives(segment, ids, PositiveSets.from_lists(positives), unique_candidates=unique)
+        assert_same(fast, general)
+        with mock.patch.object(fast_top, "BLOCK_ROWS", 2):  # block boundaries inside a chunk
+            blocked = sample_negatives(segment, ids, PositiveSets.from_lists(positives), unique_candidates=unique)
+        assert_same(fast, blocked)
