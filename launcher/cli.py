@@ -193,7 +193,28 @@ def _submit(args: argparse.Namespace, loaded, report: bool) -> int:
         return 0
     statuses = _wait(submission, args.timeout) if executor == "slurm" else collect(submission)
     out_console.print(views.status_view(submission, statuses, out_console.width))
+    _print_report(submission, statuses)
     return 0 if all(status.state == "COMPLETED" for status in statuses) else 1
+
+
+def _print_report(submission: Submission, statuses: list[JobStatus]) -> None:
+    """When the chain ran to its report here (local, or --wait), show the result table as well."""
+    if not any(s.key == "report" and s.state == "COMPLETED" for s in statuses):
+        return
+    from ance_core.config.loader import load_experiment
+    from ance_core.report import collect as collect_runs
+    from ance_core.report import summarize
+    from ance_core.report.summary import DEFAULT_METRIC, DEFAULT_SPLIT, LOSS_WINDOW
+    from ance_core.report.tables import render_rich
+
+    run_dirs = []
+    for job in submission.jobs:
+        if job.template.startswith("run") and job.experiment and job.seed is not None:
+            experiment = load_experiment(submission.folder / "experiments" / f"{job.experiment}.yaml")
+            run_dirs.append(run_dir(experiment, job.seed))
+    table = collect_runs(run_dirs)
+    render_rich(summarize(table, DEFAULT_METRIC, DEFAULT_SPLIT, LOSS_WINDOW), table, out_console)
+    out_console.print(f"report (Markdown, JSON, figures): {submission.folder / 'report'}")
 
 
 def _absolute(value: str, workdir: str) -> Path:

@@ -80,3 +80,22 @@ def test_status_logs_and_json_after_a_local_run(make_experiment, stand_in, tmp_p
     assert capsys.readouterr().out.count("\n") == 1
     assert cli.main(["logs", "no-such-job", "--runs", runs]) == 2
     assert cli.main(["status", "--runs", str(tmp_path / "empty")]) == 2
+
+
+def test_a_local_chain_ends_with_the_result_table(make_experiment, stand_in, tmp_path, capsys):
+    """`make reproduce-all` prints the strategies' table once the report job has completed."""
+    from helpers.report_runs import write_study
+
+    from launcher.records import load_submission
+    from launcher.status import collect
+
+    plan = make_plan([make_experiment("top20", seeds=[0, 1]), make_experiment("top20-bottom20", seeds=[0, 1])],
+                     tmp_path, "local", stand_in)
+    submission, results = launch(plan)
+    assert all(r.exit_code == 0 for r in results)
+    write_study(tmp_path / "runs")  # what the real stages would have left in the run folders
+    capsys.readouterr()
+    submission = load_submission(submission.folder)
+    cli._print_report(submission, collect(submission))
+    out = capsys.readouterr().out
+    assert "dev nDCG@10 per strategy" in out and "top20+bottom20" in out and "2 seeds" in out
