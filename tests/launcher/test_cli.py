@@ -26,7 +26,7 @@ def test_validate_reports_each_file_and_fails_on_a_bad_one(exp_file, tmp_path, c
     assert cli.main(["validate", str(exp_file)]) == 0
     assert "ok" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: bad\nresources: {time: '05:00'}\n")  # five minutes: USR1 at once
+    bad.write_text("name: bad\nresources: {time: '00:05:00'}\n")  # five minutes: USR1 at once
     assert cli.main(["validate", str(exp_file), str(bad)]) == 2
     out = capsys.readouterr().out
     assert f"{bad}: resources.signal_seconds: expected less than the time limit" in out.replace("\n", "")
