@@ -39,7 +39,7 @@ test-slow: install ## the long reliability tests (20 random kill points, ...)
 	$(BIN)/python -m pytest -m slow -q
 
 reproduce-all: install ## run the whole study (EXECUTOR=local|slurm, PROFILE=embedded|msmarco-10|msmarco-30)
-	$(BIN)/ance-launch reproduce-all --executor $(EXECUTOR) --profile $(PROFILE) --runs $(RUNS)
+	$(BIN)/ance-launch reproduce-all --executor $(EXECUTOR) --profile $(PROFILE) --runs $(RUNS)/$(PROFILE)
 
 SEED_LOGS ?= ../shared/data/seed-ance-logs
 
