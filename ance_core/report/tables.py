@@ -19,7 +19,7 @@ from rich.text import Text
 
 from ance_core.report.strategies import study_title
 from ance_core.report.summary import LOSS_WINDOW, Baseline, RunSummary, Stat, StrategyRow, StudySummary
-from ance_core.report.table import TidyTable
+from ance_core.report.table import KIND_EVAL, TidyTable
 
 BEST_MARK = "★"
 
@@ -238,9 +238,36 @@ def render_markdown(summaries: Sequence[StudySummary], table: TidyTable, per_run
             rows = [_md_row(header), _md_row(["---"] * 4 + ["---:"] * (len(header) - 4))]
             rows += [_md_row([f"`{cells[0]}`", *cells[1:]]) for cells in map(run_cells, summary.runs)]
             parts.append("<details><summary>Per run</summary>\n\n" + "\n".join(rows) + "\n\n</details>\n")
+        parts += _md_every_refresh(summary, table)
     for note in notes(summaries, table):
         parts.append(f"> {note}\n")
     return "\n".join(parts)
+
+
+EVERY_REFRESH_MAX = 12  # wider tables stop being readable; long runs have their figure instead
+EVERY_REFRESH_METRICS = ("MRR@10", "nDCG@10")
+
+
+def _md_every_refresh(summary: StudySummary, table: TidyTable) -> list[str]:
+    """Each run's dev metrics after every refresh (short studies only, such as the embedded default)."""
+    if not summary.runs or max(run.last_refresh for run in summary.runs) > EVERY_REFRESH_MAX:
+        return []
+    refreshes = range(min(run.first_refresh for run in summary.runs), max(run.last_refresh for run in summary.runs) + 1)
+    metrics = list(dict.fromkeys([summary.metric, *EVERY_REFRESH_METRICS]))
+    values: dict[tuple[str, str, int], float] = {}
+    for row in table.select(kind=KIND_EVAL, split=summary.split, study=summary.study):
+        if row.metric in metrics and row.refresh is not None:
+            values[(row.run, row.metric, row.refresh)] = row.value
+    metrics = [m for m in metrics if any(key[1] == m for key in values)]
+    if not metrics:
+        return []
+    header = ["strategy", "seed", *(f"{metric} r{r}" for metric in metrics for r in refreshes)]
+    lines = [_md_row(header), _md_row(["---", "---"] + ["---:"] * (len(header) - 2))]
+    for run in summary.runs:
+        cells = [fmt(values.get((run.run, metric, r))) for metric in metrics for r in refreshes]
+        lines.append(_md_row([run.strategy, "–" if run.seed is None else str(run.seed), *cells]))
+    return [f"Every run's {summary.split} metrics after each refresh (r0 = the start checkpoint):\n\n"
+            + "\n".join(lines) + "\n"]
 
 
 def _md_strategies(summary: StudySummary) -> list[str]:

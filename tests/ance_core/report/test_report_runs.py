@@ -166,3 +166,23 @@ def test_null_values_of_a_diverged_run_are_missing_values_not_errors(tmp_path: P
     assert table.select(kind="train", step=110, metric="lr")
     assert not table.select(kind="eval", refresh=2, metric="nDCG@10")
     assert table.select(kind="eval", refresh=2, metric="MRR@10")
+
+
+def test_markdown_lists_every_runs_metric_after_each_refresh(study):
+    from ance_core.report import collect, summarize
+    from ance_core.report.tables import render_markdown
+
+    table = collect([study])
+    text = render_markdown(summarize(table, "nDCG@10", "dev", 20), table)
+    section = text.split("Every run's dev metrics after each refresh")[1].split("\n\n")[1]
+    lines = section.splitlines()
+    assert lines[0].startswith("| strategy | seed | nDCG@10 r0 | nDCG@10 r1 | nDCG@10 r2 | nDCG@10 r3 |")
+    rows = {}
+    for line in lines[2:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[(cells[0], cells[1])] = cells[2:6]
+    for experiment, seeds in CURVES.items():
+        strategy = experiment.replace("-", "+")
+        for seed, curve in seeds.items():
+            expected = [f"{curve[r]:.4f}" if r in curve else "–" for r in range(4)]
+            assert rows[(strategy, str(seed))] == expected, (experiment, seed)
