@@ -36,7 +36,7 @@ DIM = 384
 CORPUS = 60_229
 QUERIES = 4096
 QUICK = (1024, 20_000)
-ROUNDS = 3
+ROUNDS = 2
 REPEATS = 2  # searches per measured side process; the best one counts
 
 logger = logging.getLogger(__name__)
