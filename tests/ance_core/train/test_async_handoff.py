@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -92,6 +91,7 @@ def test_a_checkpoint_copied_in_pieces_is_invisible_until_complete(tiny_experime
     source = latest_checkpoint(run_dir).path  # checkpoint-12
     target = run_dir / "checkpoints" / "checkpoint-99"
     seen: list[int] = []
+    errors: list[BaseException] = []
     done = threading.Event()
 
     def poll():
@@ -99,7 +99,10 @@ def test_a_checkpoint_copied_in_pieces_is_invisible_until_complete(tiny_experime
             found = latest_checkpoint(run_dir)
             seen.append(found.step)
             if found.step == 99:
-                load_state(found)  # verifies every file against the marker: must not raise
+                try:
+                    load_state(found)  # verifies every file against the marker: must not raise
+                except BaseException as exc:  # a thread's exception would not fail the test by itself
+                    errors.append(exc)
 
     poller = threading.Thread(target=poll)
     poller.start()
@@ -110,9 +113,11 @@ def test_a_checkpoint_copied_in_pieces_is_invisible_until_complete(tiny_experime
             copy_slowly(file, target / file.name, piece=1 << 16, pause=0.002)
         time.sleep(0.1)
         assert 99 not in seen  # every file there, but no marker yet
-        shutil.copy(source / COMPLETE_MARKER, target / COMPLETE_MARKER)
+        # the marker too is copied in place and slowly, as `cp -r` would: a half-written one must not count
+        copy_slowly(source / COMPLETE_MARKER, target / COMPLETE_MARKER, piece=16, pause=0.01)
         time.sleep(0.2)
     finally:
         done.set()
         poller.join()
+    assert not errors, errors
     assert seen[0] == 12 and seen[-1] == 99 and len(seen) > 10
