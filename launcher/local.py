@@ -151,7 +151,11 @@ def run_local(submission: Submission, workdir: str, on_event: Callable[[str, str
                     set_job_ids(submission.folder, {job.key: job_ids[job.key]})
                     futures[pool.submit(_run_job, submission, job, job_ids[job.key], workdir, notify, running)] = job
                 if not futures:
-                    continue  # every remaining job was just marked not run
+                    for job in waiting:  # only a plan out of dependency order gets here: never spin
+                        results[job.key] = LocalResult(job.key, job_ids[job.key], None, "its dependencies never ran")
+                        notify(job.key, "not run: its dependencies never ran (plan out of order?)")
+                    waiting.clear()
+                    continue
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
                 for future in done:
                     job = futures.pop(future)
