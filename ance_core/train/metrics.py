@@ -2,7 +2,8 @@
 
 Every event is one `write` on a file opened with O_APPEND under an advisory
 lock, so the trainer and the refresher of an asynchronous run can share the
-file without interleaving. A run that resumes from the checkpoint at step s
+file without interleaving; a last line torn by a kill is cut before the next
+event is written. A run that resumes from the checkpoint at step s
 first rewinds the log: events after step s (the run will log them again) and
 lines torn by a kill are dropped, so the log reads like one uninterrupted run.
 """
@@ -31,6 +32,26 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _drop_torn_tail(fd: int, chunk: int = 1 << 16) -> None:
+    """Cut a last line that a kill left without its newline, so the next event starts a line.
+
+    Without this, an event logged before anything is resumed (a warm-up's baselines, say) would
+    be glued to the torn line and both would be lost to every reader.
+    """
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    end = size
+    while end > 0:
+        start = max(0, end - chunk)
+        newline = os.pread(fd, end - start, start).rfind(b"\n")
+        if newline >= 0:
+            os.ftruncate(fd, start + newline + 1)
+            return
+        end = start
+    os.ftruncate(fd, 0)
+
+
 class MetricsLog:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -50,8 +71,9 @@ class MetricsLog:
         event = {"kind": kind, **{k: _clean(v) for k, v in fields.items()}, "time": round(time.time(), 3)}
         line = (json.dumps(event) + "\n").encode()
         with self._locked():
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
+                _drop_torn_tail(fd)
                 os.write(fd, line)
             finally:
                 os.close(fd)
