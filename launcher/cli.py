@@ -248,8 +248,10 @@ def _wait(submission: Submission, timeout: float | None, interval: float = 2.0) 
 
 def _submission(ref: str | None, runs: str) -> Submission:
     if ref:
-        folder = Path(ref) if Path(ref).is_dir() else Path(runs) / "_jobs" / ref
-        return load_submission(folder)
+        if Path(ref).is_dir():
+            return load_submission(ref)
+        named = [folder for folder in find_submissions(runs) if folder.name == ref]
+        return load_submission(named[-1] if named else Path(runs) / "_jobs" / ref)
     found = find_submissions(runs)
     if not found:
         raise InputError(runs, Problem("runs root", "submissions under <runs>/_jobs (submit something first, or --runs DIR)", "none"))

@@ -120,11 +120,14 @@ def read_record(folder: str | Path, key: str, task: int | None = None) -> dict[s
 
 
 def find_submissions(runs_root: str | Path) -> list[Path]:
-    """Submission folders under a runs root, oldest first (ids start with the time)."""
-    jobs = Path(runs_root) / JOBS_FOLDER
-    if not jobs.is_dir():
-        return []
-    return sorted(path.parent for path in jobs.glob(f"*/{SUBMISSION_FILE}"))
+    """Submission folders under a runs root, oldest first (ids start with the time).
+
+    Also one level down: `make reproduce-all` gives each profile its own root
+    (`runs/embedded/_jobs/...`), and `--runs runs` should still find them.
+    """
+    root = Path(runs_root)
+    found = [*root.glob(f"{JOBS_FOLDER}/*/{SUBMISSION_FILE}"), *root.glob(f"*/{JOBS_FOLDER}/*/{SUBMISSION_FILE}")]
+    return sorted((path.parent for path in found), key=lambda folder: folder.name)
 
 
 def tail(path: Path | None, lines: int = 20) -> list[str]:

@@ -99,3 +99,19 @@ def test_a_local_chain_ends_with_the_result_table(make_experiment, stand_in, tmp
     cli._print_report(submission, collect(submission))
     out = capsys.readouterr().out
     assert "dev nDCG@10 per strategy" in out and "top20+bottom20" in out and "2 seeds" in out
+
+
+def test_submissions_of_a_profile_root_are_found_from_the_runs_root(make_experiment, stand_in, tmp_path, capsys,
+                                                                      monkeypatch):
+    """`make reproduce-all` writes runs/<profile>/_jobs: `ance-launch status --runs runs` finds it by id."""
+    from launcher.records import find_submissions
+
+    nested = make_experiment("top20", seeds=[0], outputs={"root": str(tmp_path / "runs" / "embedded")})
+    submission, _ = launch(make_plan([nested], tmp_path, "local", stand_in, report=False))
+    older = tmp_path / "runs" / "_jobs" / "20000101-000000-0000"
+    older.mkdir(parents=True)
+    (older / "submission.json").write_text("{}")
+    assert find_submissions(tmp_path / "runs") == [older, submission.folder]
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["status", submission.id, "--runs", "runs"]) == 0
+    assert "COMPLETED" in capsys.readouterr().out
