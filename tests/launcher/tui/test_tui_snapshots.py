@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from helpers.report_runs import write_study
+from launcher import plan
 from launcher.slurm import Slurm
 from launcher.tui import scripts
 from launcher.tui.app import LauncherApp
@@ -75,6 +76,9 @@ def test_script_screen_80x24(snap_compare, fixed_workdir: Path):
 
 def test_submit_modal_80x24(snap_compare, fixed_workdir: Path, monkeypatch):
     monkeypatch.setattr(scripts, "new_submission_id", lambda: "20260101-140000-cccc")
+    # natively the script names `ance` beside this venv's python: its path (and so the script's
+    # widest line, which sizes the scrollbars) depends on where the checkout lies
+    monkeypatch.setattr(plan, "default_command", lambda runtime, program="ance": (f"/opt/venv/bin/{program}",))
 
     async def open_modal(pilot) -> None:
         await select_experiment(pilot, "top20.yaml")
