@@ -60,6 +60,8 @@ class EncoderShape:
 
 # RobertaConfig() defaults = roberta-base, the study's encoder (ANCE's RobertaDot_NLL_LN).
 ROBERTA_BASE = EncoderShape(layers=12, hidden=768, intermediate=3072)
+# all-MiniLM-L6-v2 (its config.json), the embedded default's encoder.
+MINILM_L6 = EncoderShape(layers=6, hidden=384, intermediate=1536)
 
 
 def search_flops(queries: int, passages: int, dim: int) -> float:

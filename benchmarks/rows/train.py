@@ -6,9 +6,10 @@ one CPU thread per side (on a shared 2-core machine a second OpenMP thread slows
 training down). The same negatives file (20 seeded random negatives for each of 400
 train queries) and the same model feed both sides.
 
-* ours: `ance_core.train` (Trainer + Feed + Session.run, checkpointing off): token
-  ids from the token cache, each batch padded to its own longest row, positives and
-  negatives in one forward pass.
+* ours: `ance_core.train` (Trainer + Feed, checkpointing off): token ids from the
+  token cache, queries padded to their longest row, the passages (positives and
+  negatives) sorted by length and encoded in chunks, each cut to its own longest row
+  (PairForward.encode_by_length).
 * ANCE-style: what microsoft/ANCE's run_ann.py does per step: inputs pre-padded to
   the maximum length (its preprocessing pads every passage to max_seq_length) and
   three forward passes (query, positive, negative: RobertaDot_NLL_LN.forward).
@@ -158,7 +159,7 @@ def ours_side(folder: str, steps: int, query_len: int = QUERY_LEN, loss: dict | 
     def step() -> int:
         batches = feed.next_batches(BATCH, 1, trainer.dist)
         trainer.train_step(batches)
-        return int(batches[0].passage["input_ids"].numel())
+        return chunked_tokens(batches[0].passage["attention_mask"])
 
     return _timed(step, steps)
 
@@ -200,6 +201,16 @@ def ance_side(folder: str, steps: int) -> dict:
         return 2 * BATCH * PASSAGE_LEN
 
     return _timed(step, steps)
+
+
+def chunked_tokens(mask) -> int:
+    """Padded passage tokens the trainer's forward runs: its length-sorted chunks, each cut to its longest."""
+    import torch
+
+    from ance_core.train.trainer import passage_chunks
+
+    lengths = torch.sort(mask.sum(dim=1), descending=True).values
+    return sum(len(part) * int(part[0]) for part in torch.tensor_split(lengths, passage_chunks(len(lengths), mask.device)))
 
 
 INFONCE = {"kind": "infonce", "temperature": TEMPERATURE, "in_batch": True, "negatives_per_query": 1}

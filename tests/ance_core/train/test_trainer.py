@@ -35,3 +35,31 @@ def test_autocast_training_steps_on_gpu(tiny_model, precision):
     assert all(torch.isfinite(torch.tensor(losses))) and losses[-1] < losses[0]
     assert (trainer.scaler is not None) == (precision == "fp16")
     assert all(p.dtype == torch.float32 for p in encoder.parameters())  # autocast, not a half-precision copy
+
+
+def test_passages_in_length_sorted_chunks_give_each_row_its_own_embedding(tiny_model):
+    """encode_by_length cuts padding, never changes a row's vector or its place, and gradients reach the weights."""
+    from ance_core.train.trainer import PairForward, passage_chunks
+
+    encoder = load_encoder(str(tiny_model))
+    encoder.eval()  # dropout off: the same row must give the same vector
+    texts = ["fonts", "a text editor for terminals with syntax highlighting and many plugins for mail and news",
+             "chess", "plays audio files from the command line", "mail", "kernel firmware for wireless cards",
+             "disk", "web browser"] * 2
+    batch = encoder.tokenize(texts, "passage")
+    assert passage_chunks(len(texts), torch.device("cpu")) == 4
+    chunked = PairForward(encoder).encode_by_length(batch["input_ids"], batch["attention_mask"])
+    whole = encoder.encode(batch["input_ids"], batch["attention_mask"], "passage")
+    assert chunked.shape == whole.shape
+    assert torch.allclose(chunked, whole, atol=1e-5)
+    chunked.sum().backward()
+    assert all(p.grad is not None for p in encoder.parameters() if p.requires_grad)
+
+
+def test_few_passages_or_a_gpu_batch_stay_one_forward():
+    from ance_core.train.trainer import passage_chunks
+
+    assert passage_chunks(3, torch.device("cpu")) == 1
+    assert passage_chunks(1000, torch.device("cpu")) == 4
+    assert passage_chunks(64, torch.device("cuda")) == 1
+    assert passage_chunks(512, torch.device("cuda")) == 4
