@@ -41,6 +41,11 @@ def fmt_stat(stat: Stat | None, digits: int = 4, signed: bool = False) -> str:
     return text if stat.std is None else f"{text} ± {stat.std:.{digits}f}"
 
 
+def fmt_baseline(stat: Stat) -> str:
+    """A baseline's value: BM25 and zero-shot give the same number for every seed, so no '± 0.0000' then."""
+    return fmt_stat(stat if stat.std else Stat(stat.mean, None, stat.min, stat.max, stat.n))
+
+
 def fmt_range(stat: Stat | None, digits: int = 4) -> str:
     if stat is None or stat.n < 2:
         return ""
@@ -211,9 +216,7 @@ def _compact_range(stat: Stat, digits: int) -> str:
 def _baseline_grid(baselines: Sequence[Baseline], metrics: list[str]) -> dict[tuple[str, str | None], list[str]]:
     grid: dict[tuple[str, str | None], dict[str, str]] = {}
     for b in baselines:
-        # BM25 and zero-shot give the same numbers for every seed: no "± 0.0000" then.
-        value = b.value if b.value.std else Stat(b.value.mean, None, b.value.min, b.value.max, b.value.n)
-        grid.setdefault((b.name, b.split), {})[b.metric] = fmt_stat(value)
+        grid.setdefault((b.name, b.split), {})[b.metric] = fmt_baseline(b.value)
     return {key: [cells.get(m, "–") for m in metrics] for key, cells in grid.items()}
 
 

@@ -12,7 +12,7 @@ from textual.containers import Horizontal
 from textual.widgets import Footer
 
 from ance_core.errors import AnceError
-from ance_core.report.tables import fmt_stat
+from ance_core.report.tables import fmt_baseline
 from launcher.tui.results_data import METRICS, Results, export_plots, load_results
 from launcher.tui.screens.base import ModeScreen
 from launcher.tui.screens.path_prompt import PathPromptScreen
@@ -135,7 +135,7 @@ line per strategy, the same colour in both.
             "only one strategy in this study: nothing to compare it with" if summary and len(summary.strategies) == 1 else "")
         baselines = [b for b in summary.baselines if b.metric == self.metric and b.split in (summary.split, None)] if summary else []
         if baselines:  # BM25 and the untrained encoder: what training has to beat
-            listed = " · ".join(f"{b.name} {fmt_stat(b.value)}" for b in baselines)
+            listed = " · ".join(f"{b.name} {fmt_baseline(b.value)}" for b in baselines)
             verdict = f"baselines: {listed}\n{verdict}" if verdict else f"baselines: {listed}"
         self.query_one("#verdict", Notice).say(verdict, "success" if summary and summary.verdict and summary.verdict.exceeds_spread else "info")
         curves = results.study_curves(study, self.metric)

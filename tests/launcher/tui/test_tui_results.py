@@ -46,6 +46,7 @@ async def test_table_compares_strategies_and_plots_one_line_each(workdir: Path):
         assert "study 'embedded' · nDCG@10" in text
         assert "the lead exceeds the seed spread" in text
         assert "baselines: bm25 0.4500" in text  # the warm-ups' BM25 on dev (nDCG@10)
+        assert "0.4500 ±" not in text  # the same in both seeds' warm-ups: no "± 0.0000"
         assert screen.query_one("#metric-plot", CurvePlot).labels == ["top20", "top20+bottom20", "random20"]
         assert screen.query_one("#loss-plot", CurvePlot).labels == ["top20", "top20+bottom20", "random20"]
 
