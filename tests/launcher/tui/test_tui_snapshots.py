@@ -25,7 +25,7 @@ from launcher.tui.screens.jobs import JobsScreen
 from launcher.tui.screens.results import ResultsScreen
 from launcher.tui.session import Session
 from launcher.tui.widgets.log_follower import LogFollower
-from tui_helpers import select_experiment, wait_for, write_experiments, write_submissions
+from tui_helpers import screen_text, select_experiment, wait_for, write_experiments, write_submissions
 
 FIXED_FOLDER = Path("/tmp/ance-tui-snapshot")
 NO_SLURM = "sinfo is not installed here (not on PATH)"
@@ -54,6 +54,10 @@ def make_app(workdir: Path) -> LauncherApp:
 
 async def experiments_loaded(pilot) -> None:
     await wait_for(pilot, lambda: pilot.app.session.entries, what="the experiments")
+    # The table sizes its columns when idle: until then a row drawn early keeps its narrow
+    # cells ("bad." for "bad.yaml"). Wait until every file's name is on screen in full.
+    labels = [entry.label for entry in pilot.app.session.entries]
+    await wait_for(pilot, lambda: all(label in screen_text(pilot.app) for label in labels), what="the table's widths")
     await pilot.pause()
 
 
