@@ -139,7 +139,9 @@ def git_commit() -> str:
     try:
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "ance_core", "benchmarks"], cwd=REPO_ROOT,
+        # the code that runs, not the results files an earlier run left uncommitted
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "ance_core", "benchmarks",
+                                ":(exclude)benchmarks/results"], cwd=REPO_ROOT,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

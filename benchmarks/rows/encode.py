@@ -4,8 +4,8 @@ Inputs: the first N passages of the Debian corpus (1,000; `--quick`: 500), max
 length 128, batch size 128 (EncodeConfig's default) on both sides, CPU, torch's
 default thread count on both sides. Each measured run is a fresh process that
 loads its model, encodes a few texts to warm up, then times the work; the sides
-alternate, two rounds (one with --quick), median per side; the sides without a target
-(warm, int8) run in the first round only, to keep `make bench` under 20 minutes.
+alternate; one round (ROUNDS), median per side when there are more; the sides without a
+target (warm, int8) run in the first round only.
 
 Our code path on CPU runs each 128-row batch in forwards of at most
 `cpu_token_budget` padded tokens (2,730 for MiniLM), so that activations stay
@@ -42,8 +42,8 @@ PASSAGES = 1000
 QUICK_PASSAGES = 500
 MAX_LEN = 128
 BATCH_SIZE = 128
-ROUNDS = 2
-REPEATED = ("st", "cold")  # the sides of the row with a target; the others run once (bench time)
+ROUNDS = 1  # one run per side keeps `make bench` under 20 minutes with two runs per side of `mine`
+REPEATED = ("st", "cold")  # with ROUNDS > 1: the sides of the row with a target; the others run once
 QUALITY_LENGTHS = (32, 64)
 QUALITY_PASSAGES = 2500  # the embedded default's query and passage lengths
 
