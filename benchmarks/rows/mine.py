@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.harness import Row, measure
+from benchmarks.harness import Row, measure, peak_rss_mib
 from benchmarks.scale import MINILM_L6
 
 GROUP = "mine"
@@ -98,7 +98,8 @@ def ours_side(scratch: str, limit: int | None) -> dict:
     from ance_core.config import validate_experiment
     from ance_core.data.tokcache import token_cache
     from ance_core.mining import refresh
-    from ance_core.model import load_encoder
+    from ance_core.model import minilm_path
+    from transformers import AutoTokenizer
 
     with tempfile.TemporaryDirectory(dir=scratch) as root:
         experiment = validate_experiment({
@@ -115,11 +116,12 @@ def ours_side(scratch: str, limit: int | None) -> dict:
         result = refresh(experiment, "minilm", Path(root) / "run", refresh=0, seed=0, evaluate=False,
                          show_progress=False)
         seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+        peak_mem_mib = round(peak_rss_mib(), 1)  # the mining's, before the profile loads a tokenizer
         # The profile: the corpus encode's model FLOP/s against this CPU's fp32 GEMM rate
         # (the cached token lengths give the exact FLOPs of every passage).
         from ance_core.data.subset import subset_source
 
-        tokenizer = load_encoder("minilm").tokenizer
+        tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
         lengths = token_cache(tokenizer, subset_source(experiment).collection, Path(root) / "_cache", MAX_LEN,
                               show_progress=False).lengths.astype(np.float64)
     stats = result.stats
@@ -127,7 +129,7 @@ def ours_side(scratch: str, limit: int | None) -> dict:
     return {"seconds": seconds, "cpu_seconds": cpu_seconds, "queries": stats["queries"], "passages": stats["corpus"],
             "phases": stats["seconds"], "positive_in_topk": stats["positive_in_topk"],
             "corpus_gflops": flops / 1e9 / stats["seconds"]["encode_corpus"], "mean_tokens": float(lengths.mean()),
-            "gemm_gflops": gemm_peak_gflops(int(BATCH * lengths.mean()))}
+            "gemm_gflops": gemm_peak_gflops(int(BATCH * lengths.mean())), "peak_mem_mib": peak_mem_mib}
 
 
 def gemm_peak_gflops(rows: int) -> float:
