@@ -70,16 +70,14 @@ class PairForward(nn.Module):
         each chunk to its longest spends the compute on real tokens; each row's embedding is
         the same (attention masks out padding), up to float rounding of other GEMM shapes.
         """
-        chunks = passage_chunks(len(ids), ids.device)
-        if chunks == 1:
+        lengths, chunks = length_chunks(mask)
+        if len(chunks) == 1:
             return self.encoder.encode(ids, mask, "passage")
-        lengths = mask.sum(dim=1)
-        order = torch.argsort(lengths, descending=True, stable=True)
         parts = []
-        for rows in torch.tensor_split(order, chunks):
+        for rows in chunks:
             longest = int(lengths[rows[0]])
             parts.append(self.encoder.encode(ids[rows, :longest], mask[rows, :longest], "passage"))
-        return torch.cat(parts)[torch.argsort(order)]
+        return torch.cat(parts)[torch.argsort(torch.cat(chunks))]
 
 
 # Rows per chunk below which a chunk costs more in per-call overhead and smaller GEMMs than
@@ -91,6 +89,13 @@ MAX_CHUNKS = 4
 
 def passage_chunks(rows: int, device: torch.device) -> int:
     return max(1, min(MAX_CHUNKS, rows // MIN_CHUNK_ROWS.get(device.type, 64)))
+
+
+def length_chunks(mask: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Each row's length and the rows in length-sorted chunks, longest first, as encode_by_length runs them."""
+    lengths = mask.sum(dim=1)
+    order = torch.argsort(lengths, descending=True, stable=True)
+    return lengths, list(torch.tensor_split(order, passage_chunks(len(mask), mask.device)))
 
 
 class Trainer:

@@ -4,8 +4,7 @@ Inputs: the first N passages of the Debian corpus (1,000; `--quick`: 500), max
 length 128, batch size 128 (EncodeConfig's default) on both sides, CPU, torch's
 default thread count on both sides. Each measured run is a fresh process that
 loads its model, encodes a few texts to warm up, then times the work; the sides
-alternate; one round (ROUNDS), median per side when there are more; the sides without a
-target (warm, int8) run in the first round only.
+alternate; one round (ROUNDS), median per side when there are more.
 
 Our code path on CPU runs each 128-row batch in forwards of at most
 `cpu_token_budget` padded tokens (2,730 for MiniLM), so that activations stay
@@ -42,10 +41,9 @@ PASSAGES = 1000
 QUICK_PASSAGES = 500
 MAX_LEN = 128
 BATCH_SIZE = 128
-ROUNDS = 1  # one run per side keeps `make bench` under 20 minutes with two runs per side of `mine`
-REPEATED = ("st", "cold")  # with ROUNDS > 1: the sides of the row with a target; the others run once
-QUALITY_LENGTHS = (32, 64)
-QUALITY_PASSAGES = 2500  # the embedded default's query and passage lengths
+ROUNDS = 1  # one run per side keeps `make bench` near 20 minutes with two runs per side of `mine`
+QUALITY_LENGTHS = (32, 64)  # the embedded default's query and passage lengths
+QUALITY_PASSAGES = 2500
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +62,6 @@ def run(options) -> list[Row]:
     results: dict[str, list] = {name: [] for name in sides}
     for round_ in range(rounds):  # alternate the sides: load on a shared machine drifts over minutes
         for name, (module, function, extra) in sides.items():
-            if round_ > 0 and name not in REPEATED:
-                continue
             logger.info("encode: round %d, %s", round_ + 1, name)
             results[name].append(measure(module, function, folder=str(folder), batch_size=BATCH_SIZE,
                                          max_len=MAX_LEN, save=str(folder / f"{name}.npy"), **extra))

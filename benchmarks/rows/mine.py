@@ -129,25 +129,15 @@ def ours_side(scratch: str, limit: int | None) -> dict:
     return {"seconds": seconds, "cpu_seconds": cpu_seconds, "queries": stats["queries"], "passages": stats["corpus"],
             "phases": stats["seconds"], "positive_in_topk": stats["positive_in_topk"],
             "corpus_gflops": flops / 1e9 / stats["seconds"]["encode_corpus"], "mean_tokens": float(lengths.mean()),
-            "gemm_gflops": gemm_peak_gflops(int(BATCH * lengths.mean())), "peak_mem_mib": peak_mem_mib}
+            "gemm_gflops": gemm_gflops(int(BATCH * lengths.mean())), "peak_mem_mib": peak_mem_mib}
 
 
-def gemm_peak_gflops(rows: int) -> float:
+def gemm_gflops(rows: int) -> float:
     """Best of 5 fp32 torch.mm of MiniLM's FFN shape, (rows×384)·(384×1536): what the encoder's biggest matmul can reach."""
-    import torch
+    from benchmarks.rows.scale import gemm_side
 
-    a, b = torch.randn(rows, MINILM_L6.hidden), torch.randn(MINILM_L6.hidden, MINILM_L6.intermediate)
-    torch.mm(a, b)
-    best = min(_timed_mm(a, b) for _ in range(5))
-    return 2.0 * rows * MINILM_L6.hidden * MINILM_L6.intermediate / best / 1e9
-
-
-def _timed_mm(a, b) -> float:
-    import torch
-
-    start = time.perf_counter()
-    torch.mm(a, b)
-    return time.perf_counter() - start
+    gemm = gemm_side("cpu", "fp32", m=rows, k=MINILM_L6.hidden, n=MINILM_L6.intermediate, repeats=5)
+    return gemm["flops"] / gemm["seconds"] / 1e9
 
 
 def st_side(limit: int | None) -> dict:

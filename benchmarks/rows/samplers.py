@@ -7,8 +7,8 @@ distinct ids per row like faiss returns, one positive per query retrieved for
 query, so more would not be comparable), descending scores for the score rules.
 
 For each study strategy the loop runs once (it takes tens of seconds), ours three
-times (median); the score rules without a baseline (simans, perc_pos) run once. Times are CPU seconds of the timed call (process_time): both sides
-are single-threaded, so on an idle machine they equal wall time, and unlike wall
+times (median); the score rules without a baseline (simans, perc_pos) run once.
+Times are CPU seconds of the timed call (process_time): both sides are single-threaded, so on an idle machine they equal wall time, and unlike wall
 time they do not count the minutes other jobs on a shared machine take. Wall
 seconds are recorded next to them in the JSON. Our `legacy` counting computes what the loop computes, and the
 row checks it: identical negatives for the deterministic strategies, identical

@@ -205,12 +205,10 @@ def ance_side(folder: str, steps: int) -> dict:
 
 def chunked_tokens(mask) -> int:
     """Padded passage tokens the trainer's forward runs: its length-sorted chunks, each cut to its longest."""
-    import torch
+    from ance_core.train.trainer import length_chunks
 
-    from ance_core.train.trainer import passage_chunks
-
-    lengths = torch.sort(mask.sum(dim=1), descending=True).values
-    return sum(len(part) * int(part[0]) for part in torch.tensor_split(lengths, passage_chunks(len(lengths), mask.device)))
+    lengths, chunks = length_chunks(mask)
+    return sum(len(rows) * int(lengths[rows[0]]) for rows in chunks)
 
 
 INFONCE = {"kind": "infonce", "temperature": TEMPERATURE, "in_batch": True, "negatives_per_query": 1}
