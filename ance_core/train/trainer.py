@@ -64,9 +64,9 @@ class PairForward(nn.Module):
     def encode_by_length(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Passages in length-sorted chunks, each cut to its own longest row; rows back in input order.
 
-        A batch's passages (positives and negatives) are padded to the longest of them: on
-        Debian descriptions cut at 128 tokens (mean 76) one long passage in 16 is almost
-        certain, so 40% of the padded tokens are padding. Sorting by length and cutting
+        A batch's passages (positives and negatives) would be padded to the longest of them:
+        on Debian descriptions cut at 128 tokens one long passage in 16 is almost certain
+        (docs/ENCODING.md: 31% fewer padded tokens this way). Sorting by length and cutting
         each chunk to its longest spends the compute on real tokens; each row's embedding is
         the same (attention masks out padding), up to float rounding of other GEMM shapes.
         """
