@@ -6,15 +6,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.text import Text
-from textual.widgets import DataTable
-
 from launcher.tui.catalog import ExperimentEntry, key_settings
+from launcher.tui.widgets.fitted_table import FittedTable
 
 # "check" second: at 80 columns the last ones scroll out of view, and validity must not.
 COLUMNS = ("file", "check", "segment", "dataset", "model", "GPUs", "executor")
 
 
-class ExperimentTable(DataTable):
+class ExperimentTable(FittedTable):
     DEFAULT_CSS = """
     ExperimentTable {
         height: auto;
@@ -31,10 +30,10 @@ class ExperimentTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
 
     def on_mount(self) -> None:
-        self.add_columns(*COLUMNS)
+        self.fill(COLUMNS, [])
 
     def show(self, entries: Sequence[ExperimentEntry], selected: Path | None) -> None:
-        self.clear()
+        rows = []
         for entry in entries:
             if entry.experiment is not None:
                 settings = key_settings(entry.experiment)
@@ -43,6 +42,7 @@ class ExperimentTable(DataTable):
                 cells = ["", "", "", "", ""]
             count = len(entry.problems)
             check = Text("ok", style="green") if entry.ok else Text(f"✗ {count} problem{'s' if count > 1 else ''}", style="bold red")
-            self.add_row(entry.label, check, *cells, key=str(entry.source))
+            rows.append((str(entry.source), [entry.label, check, *cells]))
+        self.fill(COLUMNS, rows)
         if selected is not None and str(selected) in self.rows:
             self.move_cursor(row=self.get_row_index(str(selected)), animate=False)

@@ -6,16 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual.widgets import DataTable
-
 from launcher.tui.tracking import JobRow
+from launcher.tui.widgets.fitted_table import FittedTable
 from launcher.views import STATE_STYLES
 
 # What a job is doing first: at 80 columns the last columns scroll out of view.
 COLUMNS = ("job", "state", "elapsed", "node", "reason", "job id", "submission")
 
 
-class JobTable(DataTable):
+class JobTable(FittedTable):
     DEFAULT_CSS = """
     JobTable {
         border-title-color: $text;
@@ -34,13 +33,13 @@ class JobTable(DataTable):
         self.job_rows: dict[str, JobRow] = {}
 
     def on_mount(self) -> None:
-        self.add_columns(*COLUMNS)
+        self.fill(COLUMNS, [])
 
     def show(self, rows: Sequence[JobRow], select: str | None = None) -> None:
         """Replace the rows; the cursor goes to `select` (a row key), else stays on the job it was on."""
         current = self.selected_key()
         self.job_rows = {row.key: row for row in rows}
-        self.clear()
+        cells = []
         previous = None
         for row in rows:
             status = row.status
@@ -48,10 +47,9 @@ class JobTable(DataTable):
             submission = row.submission.id if row.submission.id != previous else ""
             previous = row.submission.id
             state = status.state + (f" ({status.restarts} restarts)" if status.restarts else "")
-            self.add_row(
-                row.label, Text(state, style=STATE_STYLES.get(status.state, "")), status.elapsed, status.node,
-                status.reason, status.job_id or "", submission, key=row.key,
-            )
+            cells.append((row.key, [row.label, Text(state, style=STATE_STYLES.get(status.state, "")), status.elapsed,
+                                    status.node, status.reason, status.job_id or "", submission]))
+        self.fill(COLUMNS, cells)
         count = len({row.submission.id for row in rows})
         self.border_title = f"jobs of {count} submission{'s' if count != 1 else ''}, newest first" if rows else "jobs"
         target = select if select in self.job_rows else current

@@ -7,13 +7,13 @@ The numbers and their formatting come from the report package (the same as
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from ance_core.report import StudySummary
 from ance_core.report.tables import BEST_MARK, fmt_int_range, fmt_runs, fmt_stat
+from launcher.tui.widgets.fitted_table import FittedTable
 
 
-class StrategyTable(DataTable):
+class StrategyTable(FittedTable):
     DEFAULT_CSS = """
     StrategyTable {
         height: auto;
@@ -36,12 +36,13 @@ class StrategyTable(DataTable):
             return
         common = summary.common_refresh
         self.border_title = f"{summary.split} {summary.metric} per strategy (mean ± std over seeds)"
-        self.add_columns("strategy", "start", "best", "final", "Δ", f"@{common}" if common is not None else "@common",
-                         "loss", "refreshes", "runs")
+        columns = ("strategy", "start", "best", "final", "Δ", f"@{common}" if common is not None else "@common",
+                   "loss", "refreshes", "runs")
+        rows = []
         for row in summary.strategies:
             name = Text(f"{BEST_MARK} {row.strategy}" if row.is_best else f"  {row.strategy}", style="bold" if row.is_best else "")
-            self.add_row(
+            rows.append((row.strategy, [
                 name, fmt_stat(row.start), fmt_stat(row.best), fmt_stat(row.final), fmt_stat(row.delta, signed=True),
                 fmt_stat(row.at_common), fmt_stat(row.final_loss), fmt_int_range(row.refreshes), fmt_runs(row),
-                key=row.strategy,
-            )
+            ]))
+        self.fill(columns, rows)

@@ -54,10 +54,9 @@ def make_app(workdir: Path) -> LauncherApp:
 
 async def experiments_loaded(pilot) -> None:
     await wait_for(pilot, lambda: pilot.app.session.entries, what="the experiments")
-    # The table sizes its columns when idle: until then a row drawn early keeps its narrow
-    # cells ("bad." for "bad.yaml"). Wait until every file's name is on screen in full.
-    labels = [entry.label for entry in pilot.app.session.entries]
-    await wait_for(pilot, lambda: all(label in screen_text(pilot.app) for label in labels), what="the table's widths")
+    # Every file's name in full on a row of the table (the file view's title also names one).
+    rows = [f"│ {entry.label} " for entry in pilot.app.session.entries]
+    await wait_for(pilot, lambda: all(row in screen_text(pilot.app) for row in rows), what="the table's rows")
     await pilot.pause()
 
 
