@@ -73,15 +73,18 @@ class LogFollower(Log):
             if first:
                 text = text.split("\n", 1)[-1]  # drop the line cut in half
             new_offset = start + len(data)
-        self.app.call_from_thread(self._append, generation, text, new_offset, restart)
+        self.app.call_from_thread(self._append, generation, offset, text, new_offset, restart)
 
     def _note(self, text: str) -> None:
         self.clear()
         self.write_line(text)
         self._placeholder = True
 
-    def _append(self, generation: int, text: str | None, offset: int, restart: bool) -> None:
-        if generation != self._generation:
+    def _append(self, generation: int, read_from: int, text: str | None, offset: int, restart: bool) -> None:
+        # Two reads can be in flight (follow's first read and the timer's: a thread worker is not
+        # stopped by `exclusive`); one that started where an earlier one already moved on from
+        # would write the same lines twice.
+        if generation != self._generation or read_from != self._offset:
             return
         if text is None:
             if self._offset:  # it was there and is gone (a cleaned-up job folder)

@@ -149,6 +149,20 @@ async def test_log_follower_polls_a_growing_file_and_rereads_a_restarted_one(tmp
         assert "first line" not in follower.lines
 
 
+async def test_log_follower_writes_each_line_once_when_two_reads_land(tmp_path: Path):
+    """follow() reads at once and the timer reads too: on a busy machine both start from offset 0."""
+    log_file = tmp_path / "job.out"
+    log_file.write_text("one\ntwo\n")
+    app = _LogApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        follower = app.query_one(LogFollower)
+        follower.follow(log_file)
+        await wait_for(pilot, lambda: follower.lines[:2] == ["one", "two"], 5, "the first read")
+        follower._append(follower._generation, 0, "one\ntwo\n", 8, False)  # the second read from 0 lands late
+        await pilot.pause()
+        assert [line for line in follower.lines if line] == ["one", "two"]
+
+
 def test_a_local_chain_between_two_jobs_is_not_settled():
     done = JobStatus("warmup.s0", "local1", "ance.warmup.s0", "COMPLETED")
     waiting = JobStatus("run.x.s0", None, "ance.run.x.s0", "NOT_SUBMITTED")
