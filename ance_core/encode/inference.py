@@ -4,7 +4,9 @@ What makes it fast (measured in docs/ and benchmarks/ on this bundle's corpora):
 * length-sorted batches padded only to their own longest row (`batching.py`);
 * tokens come from the token cache, so a refresh does no tokenizing at all;
 * on CPU, forwards of at most `cpu_token_budget` padded tokens, whose activations
-  reuse heap memory instead of page-faulting in fresh pages;
+  reuse heap memory instead of page-faulting in fresh pages; the free heap goes back
+  to the system when it has grown by 256 MiB (`heap.py`), so memory does not grow
+  with the corpus;
 * `torch.inference_mode`, bf16/fp16 autocast on GPU, fp32 on CPU;
 * optionally an int8 dynamically quantized copy of the backbone on CPU.
 """
@@ -22,6 +24,7 @@ import torch
 
 from ance_core.data.tokcache import Tokenized, tokenize_texts
 from ance_core.encode.batching import length_sorted_batches, padding_fraction, split_by_tokens
+from ance_core.encode.heap import HeapGuard
 from ance_core.encode.progress import progress
 from ance_core.errors import InputError
 from ance_core.model.encoder import DualEncoder, Kind
@@ -149,6 +152,7 @@ def embed(
     non_blocking = device.type == "cuda"
     max_tokens = cpu_token_budget(model) if device.type == "cpu" else None
     sub_lengths = lengths[selected]
+    heap = HeapGuard() if device.type == "cpu" else None
     with torch.inference_mode(), _autocast(device, precision), \
             progress(len(selected), f"encoding {_PLURAL[kind]}", _PLURAL[kind], enabled=show_progress) as advance:
         for batch in batches:
@@ -158,6 +162,8 @@ def embed(
                 attention_mask = torch.from_numpy(mask).to(device, non_blocking=non_blocking)
                 emb = model.encode(input_ids, attention_mask, kind)
                 out[piece] = emb.float().cpu().numpy()
+            if heap is not None:
+                heap.check()
             advance(len(batch))
     if was_training:
         model.train()
