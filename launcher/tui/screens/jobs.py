@@ -3,6 +3,7 @@ in a worker; the selected job's log followed below; cancel with confirmation."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from launcher.tui.tracking import JobRow, Snapshot, Tracker
 from launcher.tui.widgets.job_table import JobTable
 from launcher.tui.widgets.log_follower import LogFollower
 from launcher.tui.widgets.notice import Notice
+
+logger = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 3.0
 SLURM_CHECK_SECONDS = 30.0  # between two `sinfo` calls: whether SLURM answers changes rarely
@@ -93,8 +96,16 @@ listed all the same.
         if self._slurm_checked is None or time.monotonic() - self._slurm_checked > SLURM_CHECK_SECONDS:
             problem = Slurm(timeout=10).ping()
             self._slurm_checked = time.monotonic()
-        snapshot = self.tracker.snapshot()
-        self.app.call_from_thread(self.show_snapshot, snapshot, problem)
+        try:
+            snapshot = self.tracker.snapshot()
+            self.app.call_from_thread(self.show_snapshot, snapshot, problem)
+        except Exception as exc:  # noqa: BLE001  one failed refresh must not close the app; the next tick retries
+            logger.exception("refreshing the jobs failed")
+            self.app.call_from_thread(self.show_refresh_error, exc)
+
+    def show_refresh_error(self, exc: Exception) -> None:
+        self.query_one("#problems", Notice).say(
+            f"could not refresh the jobs ({type(exc).__name__}: {exc}); retrying every {REFRESH_SECONDS:.0f} s", "error")
 
     def show_snapshot(self, snapshot: Snapshot, slurm_problem: str | None) -> None:
         self.slurm_problem = slurm_problem

@@ -13,10 +13,10 @@ from launcher.status import JobStatus
 from launcher.tui.app import LauncherApp
 from launcher.tui.screens.confirm import ConfirmScreen
 from launcher.tui.screens.jobs import JobsScreen
-from launcher.tui.tracking import settled
+from launcher.tui.tracking import Tracker, settled
 from launcher.tui.widgets.job_table import JobTable
 from launcher.tui.widgets.log_follower import LogFollower
-from tui_helpers import JOB_TIMEOUT, screen_text, select_experiment, states, submit, wait_for, write_submissions
+from tui_helpers import JOB_TIMEOUT, explain_jobs, screen_text, select_experiment, states, submit, wait_for, write_submissions
 
 SLURM_COMMANDS = {"sbatch", "squeue", "sinfo", "sacct", "scancel", "scontrol", "srun", "salloc", "sattach", "sstat"}
 
@@ -67,7 +67,8 @@ async def test_without_slurm_local_jobs_still_run(app: LauncherApp, workdir: Pat
     async with app.run_test(size=(100, 30)) as pilot:
         submission = await submit(pilot, "top20.yaml", ("t", "t", "t"), "o")  # the report job, local executor
         screen = app.screen
-        await wait_for(pilot, lambda: states(screen, submission).get("report") == "COMPLETED", JOB_TIMEOUT, "report COMPLETED")
+        await wait_for(pilot, lambda: states(screen, submission).get("report") == "COMPLETED", JOB_TIMEOUT, "report COMPLETED",
+                       explain_jobs(screen, submission))
 
 
 async def test_cancel_a_running_local_job_asks_then_stops_it_and_its_dependants(app: LauncherApp, workdir: Path):
@@ -75,7 +76,8 @@ async def test_cancel_a_running_local_job_asks_then_stops_it_and_its_dependants(
     async with app.run_test(size=(100, 30)) as pilot:
         submission = await submit(pilot, "long.yaml", (), "y")
         screen = app.screen
-        await wait_for(pilot, lambda: states(screen, submission).get("warmup.s0") == "RUNNING", JOB_TIMEOUT, "warmup RUNNING")
+        await wait_for(pilot, lambda: states(screen, submission).get("warmup.s0") == "RUNNING", JOB_TIMEOUT, "warmup RUNNING",
+                       explain_jobs(screen, submission))
         assert screen.query_one(JobTable).selected().label == "warmup.s0"
 
         await pilot.press("c")
@@ -88,7 +90,8 @@ async def test_cancel_a_running_local_job_asks_then_stops_it_and_its_dependants(
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await wait_for(pilot, lambda: states(screen, submission).get("warmup.s0") == "CANCELLED", JOB_TIMEOUT, "warmup CANCELLED")
+        await wait_for(pilot, lambda: states(screen, submission).get("warmup.s0") == "CANCELLED", JOB_TIMEOUT, "warmup CANCELLED",
+                       explain_jobs(screen, submission))
         await wait_for(pilot, lambda: not app.session.running_local, JOB_TIMEOUT, "the local chain to end")
         await pilot.press("r")
         await wait_for(pilot, lambda: states(screen, submission).get("report") == "NOT_RUN", 30)
@@ -101,15 +104,18 @@ async def test_cancel_a_pending_slurm_job(app: LauncherApp, slurm_cluster):
     async with app.run_test(size=(100, 30)) as pilot:
         submission = await submit(pilot, "top20.yaml", ("e",), "y")
         screen = app.screen
-        await wait_for(pilot, lambda: states(screen, submission).get("run.top20.s0") == "PENDING", JOB_TIMEOUT, "run PENDING")
+        await wait_for(pilot, lambda: states(screen, submission).get("run.top20.s0") == "PENDING", JOB_TIMEOUT, "run PENDING",
+                       explain_jobs(screen, submission))
         table = screen.query_one(JobTable)
         row = next(r for r in screen.rows if r.submission.id == submission and r.label == "run.top20.s0")
         table.move_cursor(row=table.get_row_index(row.key))
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await wait_for(pilot, lambda: states(screen, submission).get("run.top20.s0") == "CANCELLED", JOB_TIMEOUT, "run CANCELLED")
-        await wait_for(pilot, lambda: states(screen, submission).get("report") == "NOT_RUN", JOB_TIMEOUT, "report NOT_RUN")
+        await wait_for(pilot, lambda: states(screen, submission).get("run.top20.s0") == "CANCELLED", JOB_TIMEOUT, "run CANCELLED",
+                       explain_jobs(screen, submission))
+        await wait_for(pilot, lambda: states(screen, submission).get("report") == "NOT_RUN", JOB_TIMEOUT, "report NOT_RUN",
+                       explain_jobs(screen, submission))
 
 
 async def test_finished_jobs_are_not_cancelled(app: LauncherApp, workdir: Path):
@@ -167,3 +173,24 @@ def test_a_local_chain_between_two_jobs_is_not_settled():
     done = JobStatus("warmup.s0", "local1", "ance.warmup.s0", "COMPLETED")
     waiting = JobStatus("run.x.s0", None, "ance.run.x.s0", "NOT_SUBMITTED")
     assert settled(done) and not settled(waiting)
+
+
+async def test_a_failed_refresh_is_shown_and_the_next_one_recovers(app: LauncherApp, workdir: Path, monkeypatch):
+    """A refresh that raises (a bug, an unreadable file) must not close the app on a login node."""
+    write_submissions(workdir)
+    real_snapshot = Tracker.snapshot
+    failures = [RuntimeError("disk went away")]
+
+    def flaky(self):
+        if failures:
+            raise failures.pop()
+        return real_snapshot(self)
+
+    monkeypatch.setattr(Tracker, "snapshot", flaky)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3")
+        screen = app.screen
+        await wait_for(pilot, lambda: "disk went away" in screen_text(app), 10, "the refresh error")
+        assert "could not refresh the jobs (RuntimeError: disk went away)" in screen_text(app)
+        await wait_for(pilot, lambda: screen.rows, 15, "the next refresh")
+        assert "disk went away" not in screen_text(app)

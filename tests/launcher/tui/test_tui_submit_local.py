@@ -18,7 +18,7 @@ from launcher.tui.screens.submit import SubmitScreen
 from launcher.tui.widgets.job_table import JobTable
 from launcher.tui.widgets.log_follower import LogFollower
 from launcher.tui.widgets.strategy_table import StrategyTable
-from tui_helpers import select_experiment, JOB_TIMEOUT, screen_text, states, submit, wait_for
+from tui_helpers import JOB_TIMEOUT, explain_jobs, screen_text, select_experiment, states, submit, wait_for
 
 
 async def test_failing_chain_shows_failed_with_its_log_and_the_rest_not_run(app: LauncherApp):
@@ -39,7 +39,9 @@ async def test_failing_chain_shows_failed_with_its_log_and_the_rest_not_run(app:
         await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
         screen = app.screen
 
-        await wait_for(pilot, lambda: states(screen, submission).get("warmup.s0") == "FAILED", JOB_TIMEOUT, "warmup FAILED")
+        await wait_for(pilot, lambda: states(screen, submission).get("warmup.s0") == "FAILED", JOB_TIMEOUT, "warmup FAILED",
+
+                       explain_jobs(screen, submission))
         await wait_for(pilot, lambda: not app.session.running_local, JOB_TIMEOUT, "the local chain to end")
         await pilot.press("r")
         await wait_for(pilot, lambda: states(screen, submission).get("report") == "NOT_RUN", 30, "report NOT_RUN")
@@ -60,7 +62,8 @@ async def test_report_job_alone_completes_and_its_run_shows_in_results(app: Laun
         # template: run -> run_multinode -> encode -> report; then "only this job".
         submission = await submit(pilot, "top20.yaml", ("t", "t", "t"), "o")
         screen = app.screen
-        await wait_for(pilot, lambda: states(screen, submission).get("report") == "COMPLETED", JOB_TIMEOUT, "report COMPLETED")
+        await wait_for(pilot, lambda: states(screen, submission).get("report") == "COMPLETED", JOB_TIMEOUT, "report COMPLETED",
+                       explain_jobs(screen, submission))
         assert states(screen, submission) == {"report": "COMPLETED"}
         assert (Path(app.session.last_submission) / "report" / "report.md").is_file()
 

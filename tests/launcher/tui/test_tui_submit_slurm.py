@@ -15,7 +15,7 @@ from helpers.report_runs import write_run
 from launcher.tui.app import LauncherApp
 from launcher.tui.screens.jobs import JobsScreen
 from launcher.tui.widgets.log_follower import LogFollower
-from tui_helpers import JOB_TIMEOUT, screen_text, states, submit, wait_for
+from tui_helpers import JOB_TIMEOUT, explain_jobs, screen_text, states, submit, wait_for
 
 pytestmark = pytest.mark.slurm
 
@@ -26,9 +26,10 @@ async def test_failing_chain_on_slurm(app: LauncherApp, slurm_cluster):
         screen: JobsScreen = app.screen
         assert screen.slurm_problem is None
 
-        await wait_for(pilot, lambda: states(screen, submission).get("warmup.s0") == "FAILED", JOB_TIMEOUT, "warmup FAILED")
+        await wait_for(pilot, lambda: states(screen, submission).get("warmup.s0") == "FAILED", JOB_TIMEOUT, "warmup FAILED",
+                       explain_jobs(screen, submission))
         await wait_for(pilot, lambda: set(states(screen, submission).values()) == {"FAILED", "NOT_RUN"}, JOB_TIMEOUT,
-                       "the chain to be cancelled by SLURM")
+                       "the chain to be cancelled by SLURM", explain_jobs(screen, submission))
         rows = {row.label: row for row in screen.rows if row.submission.id == submission}
         assert rows["warmup.s0"].status.job_id.isdigit()  # a real SLURM job id
         assert rows["warmup.s0"].status.reason == "exit code 2"
@@ -36,6 +37,8 @@ async def test_failing_chain_on_slurm(app: LauncherApp, slurm_cluster):
         await wait_for(pilot, lambda: any("the stage failed" in line for line in log.lines), 10, "the log's failure line")
         assert "data.dataset" in "\n".join(log.lines)
         assert "SLURM answers" in screen_text(app)
+        # the timeout explanation itself works (it is only read when a wait fails)
+        assert "'warmup.s0': ('FAILED', 'exit code 2', 'squeue')" in explain_jobs(screen, submission)()
 
 
 async def test_report_job_alone_completes_on_slurm(app: LauncherApp, workdir: Path, slurm_cluster):
@@ -43,5 +46,6 @@ async def test_report_job_alone_completes_on_slurm(app: LauncherApp, workdir: Pa
     async with app.run_test(size=(120, 40)) as pilot:
         submission = await submit(pilot, "top20.yaml", ("e", "t", "t", "t"), "o")
         screen: JobsScreen = app.screen
-        await wait_for(pilot, lambda: states(screen, submission).get("report") == "COMPLETED", JOB_TIMEOUT, "report COMPLETED")
+        await wait_for(pilot, lambda: states(screen, submission).get("report") == "COMPLETED", JOB_TIMEOUT, "report COMPLETED",
+                       explain_jobs(screen, submission))
         assert (Path(app.session.last_submission) / "report" / "report.md").is_file()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ance_core.config import load_experiment
 from launcher.plan import plan_study, write_plan
-from launcher.records import set_job_ids
+from launcher.records import load_submission, set_job_ids
+from launcher.status import collect
 from launcher.submit import resolve_all
 
 from launcher.tui.screens.experiments import ExperimentsScreen
@@ -85,13 +86,30 @@ def write_experiments(folder: Path) -> Path:
     return folder
 
 
-async def wait_for(pilot, condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
-    """Let the app run until `condition()` holds (workers, timers and threads land meanwhile)."""
+async def wait_for(pilot, condition: Callable[[], object], timeout: float = 30.0, what: str = "",
+                   explain: Callable[[], str] | None = None) -> None:
+    """Let the app run until `condition()` holds (workers, timers and threads land meanwhile).
+
+    `explain()`, on a timeout, says what the app showed instead (a failure in CI is read from its log).
+    """
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or condition}")
+            detail = f"\n{explain()}" if explain is not None else ""
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or condition}{detail}")
         await pilot.pause(0.1)
+
+
+def explain_jobs(screen: JobsScreen, submission: str) -> Callable[[], str]:
+    """What the jobs screen shows for `submission` next to what a fresh status query says now."""
+    def explain() -> str:
+        shown = {row.label: (row.status.state, row.status.reason, row.status.source) for row in screen.rows
+                 if row.submission.id == submission}
+        folder = next((row.submission.folder for row in screen.rows if row.submission.id == submission), None)
+        fresh = {s.key: (s.state, s.reason, s.source) for s in collect(load_submission(folder))} if folder else "-"
+        return (f"shown: {shown}\nfresh collect: {fresh}\nslurm problem: {screen.slurm_problem}\n"
+                f"workers: {[(w.name, w.state.name) for w in screen.workers]}\nscreen:\n{screen_text(screen.app)}")
+    return explain
 
 
 def screen_text(app) -> str:
