@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.text import Text
+
 from launcher.tui.catalog import ExperimentEntry, key_settings
 from launcher.tui.widgets.fitted_table import FittedTable
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
+
 from launcher.tui.tracking import JobRow
 from launcher.tui.widgets.fitted_table import FittedTable
 from launcher.views import STATE_STYLES
@@ -39,7 +40,7 @@ class JobTable(FittedTable):
         """Replace the rows; the cursor goes to `select` (a row key), else stays on the job it was on."""
         current = self.selected_key()
         self.job_rows = {row.key: row for row in rows}
-        cells = []
+        table_rows = []
         previous = None
         for row in rows:
             status = row.status
@@ -47,9 +48,9 @@ class JobTable(FittedTable):
             submission = row.submission.id if row.submission.id != previous else ""
             previous = row.submission.id
             state = status.state + (f" ({status.restarts} restarts)" if status.restarts else "")
-            cells.append((row.key, [row.label, Text(state, style=STATE_STYLES.get(status.state, "")), status.elapsed,
-                                    status.node, status.reason, status.job_id or "", submission]))
-        self.fill(COLUMNS, cells)
+            table_rows.append((row.key, [row.label, Text(state, style=STATE_STYLES.get(status.state, "")), status.elapsed,
+                                         status.node, status.reason, status.job_id or "", submission]))
+        self.fill(COLUMNS, table_rows)
         count = len({row.submission.id for row in rows})
         self.border_title = f"jobs of {count} submission{'s' if count != 1 else ''}, newest first" if rows else "jobs"
         target = select if select in self.job_rows else current
