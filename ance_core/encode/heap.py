@@ -60,8 +60,8 @@ class HeapGuard:
 
     def __init__(self, limit: int = GROWTH_LIMIT) -> None:
         self.limit = limit
-        self.active = _malloc_trim() is not None and resident_bytes() is not None
-        self.mark = resident_bytes() if self.active else None
+        self.mark = resident_bytes()
+        self.active = _malloc_trim() is not None and self.mark is not None
         self.trims = 0
 
     def check(self) -> bool:

@@ -41,7 +41,7 @@ PASSAGES = 1000
 QUICK_PASSAGES = 500
 MAX_LEN = 128
 BATCH_SIZE = 128
-ROUNDS = 1  # one run per side keeps `make bench` near 20 minutes with two runs per side of `mine`
+ROUNDS = 1  # one run per side keeps `make bench` under 20 minutes beside the three runs of `mine`
 QUALITY_LENGTHS = (32, 64)  # the embedded default's query and passage lengths
 QUALITY_PASSAGES = 2500
 
