@@ -30,8 +30,8 @@ class StrategyTable(FittedTable):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
 
     def show(self, summary: StudySummary | None) -> None:
-        self.clear(columns=True)
         if summary is None:
+            self.clear(columns=True)
             self.border_title = "no results"
             return
         common = summary.common_refresh
