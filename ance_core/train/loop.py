@@ -149,8 +149,8 @@ def run_sync(ctx: Run) -> None:
     start = prepare_start(ctx)
     resume = latest_checkpoint(ctx.run_dir)
     step = resume.step if resume else 0
-    if resume and ctx.dist.main:
-        ctx.metrics.rewind(resume.step)
+    if ctx.dist.main:  # also with no checkpoint: a kill in the first one leaves steps logged that will run again
+        ctx.metrics.rewind(step)
     ctx.status("running", refresh=0, step=step)
     ensure_refresh(ctx, 0, start, 0)
     session: Session | None = None
@@ -176,8 +176,8 @@ def run_sync(ctx: Run) -> None:
 def run_trainer(ctx: Run, refresher_alive: Callable[[], bool] = lambda: True) -> None:
     start = prepare_start(ctx)
     resume = latest_checkpoint(ctx.run_dir)
-    if resume and ctx.dist.main:
-        ctx.metrics.rewind(resume.step)
+    if ctx.dist.main:  # step 0 when nothing is saved yet: see run_sync
+        ctx.metrics.rewind(resume.step if resume else 0)
     first = wait_for(ctx, lambda: newest_complete(ctx.negatives_dir), "the first negatives file (refresh 0)",
                      alive=refresher_alive)
     session = build_session(ctx, start, resume)

@@ -3,9 +3,10 @@
 Every event is one `write` on a file opened with O_APPEND under an advisory
 lock, so the trainer and the refresher of an asynchronous run can share the
 file without interleaving; a last line torn by a kill is cut before the next
-event is written. A run that resumes from the checkpoint at step s
-first rewinds the log: events after step s (the run will log them again) and
-lines torn by a kill are dropped, so the log reads like one uninterrupted run.
+event is written. A run that resumes from the checkpoint at step s (s = 0
+when a kill came before the first checkpoint was whole) first rewinds the log:
+events after step s (the run will log them again) and lines torn by a kill are
+dropped, so the log reads like one uninterrupted run.
 """
 
 from __future__ import annotations

@@ -119,10 +119,10 @@ def _train(experiment: Experiment, seed: int, directory: Path, dist: D.DistInfo,
     )
     feed = Feed(queries, passages, seed, trainer.loss_fn.negatives)
     session = Session(directory, trainer, feed, metrics, stop, phase="warmup")
+    if dist.main:  # also with no checkpoint: a kill in the first one leaves steps logged that will run again
+        metrics.rewind(resume.step if resume else 0)
     if resume:
         log.info("warm-up: resuming from %s", resume.path)
-        if dist.main:
-            metrics.rewind(resume.step)
         session.restore(load_state(resume), negatives)
     else:
         seed_everything(seed + dist.rank)

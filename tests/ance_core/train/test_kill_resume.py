@@ -94,3 +94,11 @@ def test_twenty_random_kill_points_resume_bit_identical(reference, tiny_experime
 def test_kill_inside_each_kind_of_write(reference, tiny_experiment, tmp_path, point, n):
     """The writes whose torn state a resume must see through, each hit once."""
     check_kill_point(reference, tiny_experiment, tmp_path, point, n)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", [1, 13])
+def test_kill_inside_the_first_checkpoint_of_each_phase(reference, tiny_experiment, tmp_path, n):
+    """#1 is the warm-up's first, #13 the ANCE run's: no whole checkpoint yet, so the resume starts at
+    step 0 and the steps already logged must go from metrics.jsonl (a CI run once found them twice)."""
+    check_kill_point(reference, tiny_experiment, tmp_path, "checkpoint", n)
