@@ -297,8 +297,8 @@ def ensure_refresh(ctx: Run, refresh: int, checkpoint: str, step: int) -> None:
     record = D.broadcast(ctx.dist, rundir.read_refresh_record(ctx.run_dir, refresh))
     if record is None:
         record = _refresh(ctx, refresh, checkpoint, step)
-    if record.get("ok") and ctx.dist.main:
-        _log_eval(ctx, record)
+    if ctx.dist.main:
+        _log_refresh(ctx, record)
     D.barrier(ctx.dist)
 
 
@@ -320,7 +320,6 @@ def _refresh(ctx: Run, refresh: int, checkpoint: str, step: int) -> dict[str, An
         record = {"ok": False, "step": step, "checkpoint": checkpoint, "error": reason}
         if ctx.dist.main:
             rundir.write_refresh_record(ctx.run_dir, refresh, record)
-            ctx.metrics.emit("refresh_failed", refresh=refresh, step=step, error=reason)
         return {"refresh": refresh, **record}
     stats = result.stats
     record = {
@@ -336,10 +335,17 @@ def _refresh(ctx: Run, refresh: int, checkpoint: str, step: int) -> dict[str, An
     return {"refresh": refresh, **record}
 
 
-def _log_eval(ctx: Run, record: dict[str, Any]) -> None:
-    """The refresh's `refresh` and `eval` events, unless a previous attempt logged them; the best checkpoint."""
+def _log_refresh(ctx: Run, record: dict[str, Any]) -> None:
+    """The refresh's events (`refresh` and `eval`, or `refresh_failed`), unless a previous attempt logged
+    them; the best checkpoint. Logged from the record, so a kill between the record and its events
+    loses nothing."""
     refresh, step = record["refresh"], record["step"]
-    logged = {e["kind"] for e in ctx.metrics.events() if e.get("refresh") == refresh and e["kind"] in ("refresh", "eval")}
+    logged = {e["kind"] for e in ctx.metrics.events()
+              if e.get("refresh") == refresh and e["kind"] in ("refresh", "eval", "refresh_failed")}
+    if not record.get("ok"):
+        if "refresh_failed" not in logged:
+            ctx.metrics.emit("refresh_failed", refresh=refresh, step=step, error=record["error"])
+        return
     values = record["metrics"]
     if "refresh" not in logged:
         ctx.metrics.emit("refresh", refresh=refresh, step=step, seconds=record["seconds"], **record["stats"])

@@ -85,13 +85,21 @@ def test_a_failed_refresh_keeps_training_on_the_previous_negatives(tiny_experime
         return real(experiment, checkpoint, run_dir, refresh, seed, **kw)
 
     monkeypatch.setattr(ance_core.mining, "refresh", flaky)
-    run_dir = run_loop(tiny_experiment())
+    config = tiny_experiment()
+    run_dir = run_loop(config)
     failed = events(run_dir, "refresh_failed")
     assert len(failed) == 1 and failed[0]["refresh"] == 1 and "simulated" in failed[0]["error"]
     assert [e["refresh"] for e in events(run_dir, "eval")] == [0, 2]
     assert [e["negatives"] for e in events(run_dir, "train")] == [0] * 6  # chunk 2 stayed on negatives-0
     status = json.loads((run_dir / "STATUS.json").read_text())
     assert status["state"] == "finished" and status["failed_refreshes"] == [1]
+
+    # a kill between the refresh's record and its event: the next `ance run` logs the event, once
+    log = run_dir / "metrics.jsonl"
+    log.write_text("".join(line + "\n" for line in log.read_text().splitlines() if '"refresh_failed"' not in line))
+    monkeypatch.setattr(ance_core.mining, "refresh", real)  # the record says it failed: no second attempt
+    assert run_loop(config) == run_dir
+    assert [(e["refresh"], e["error"]) for e in events(run_dir, "refresh_failed")] == [(1, failed[0]["error"])]
 
 
 def test_async_loop_trainer_and_refresher_processes(tiny_experiment):
