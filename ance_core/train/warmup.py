@@ -76,9 +76,21 @@ def run_warmup(experiment: Experiment, seed: int, dist: D.DistInfo, stop: StopFl
     with lock if dist.main else contextlib.nullcontext():
         if D.broadcast(dist, is_complete(final)):
             log.info("warm-up %s: reusing %s", directory.name, final)
+            if dist.main:
+                _finish(directory, experiment.warmup.steps)
             return final
         _train(warmup_experiment(experiment, seed), seed, directory, dist, stop)
     return final
+
+
+def _finish(directory: Path, steps: int) -> None:
+    """After checkpoint-0: the `warmup_done` event, once, and no resume points left. Also run when the
+    warm-up is reused, so that a kill between checkpoint-0 and here (a torn `warmup_done` line, say) is
+    finished by the next run rather than left for good."""
+    metrics = MetricsLog(directory / METRICS_FILE)
+    if not metrics.events("warmup_done"):
+        metrics.emit("warmup_done", step=steps, checkpoint=str(directory / FINAL))
+    shutil.rmtree(directory / CHECKPOINTS_DIR, ignore_errors=True)  # only resume points; checkpoint-0 is the result
 
 
 def _train(experiment: Experiment, seed: int, directory: Path, dist: D.DistInfo, stop: StopFlag) -> None:
@@ -134,8 +146,7 @@ def _train(experiment: Experiment, seed: int, directory: Path, dist: D.DistInfo,
     # ---- checkpoint-0
     if dist.main:
         save_encoder(trainer.encoder, directory / FINAL)
-        metrics.emit("warmup_done", step=cfg.steps, checkpoint=str(directory / FINAL))
-        shutil.rmtree(directory / CHECKPOINTS_DIR, ignore_errors=True)  # only resume points; checkpoint-0 is the result
+        _finish(directory, cfg.steps)
         log.info("warm-up done: %s", directory / FINAL)
     D.barrier(dist)
 

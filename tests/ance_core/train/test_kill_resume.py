@@ -102,3 +102,10 @@ def test_kill_inside_the_first_checkpoint_of_each_phase(reference, tiny_experime
     """#1 is the warm-up's first, #13 the ANCE run's: no whole checkpoint yet, so the resume starts at
     step 0 and the steps already logged must go from metrics.jsonl (a CI run once found them twice)."""
     check_kill_point(reference, tiny_experiment, tmp_path, "checkpoint", n)
+
+
+@pytest.mark.slow
+def test_kill_inside_the_warm_ups_last_event(reference, tiny_experiment, tmp_path):
+    """Metrics line #15 is `warmup_done` (2 baselines, 12 train lines, then it), written after checkpoint-0
+    is whole: the next run reuses the warm-up and must still log it, not keep the torn line."""
+    check_kill_point(reference, tiny_experiment, tmp_path, "metrics", 15)
