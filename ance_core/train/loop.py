@@ -56,7 +56,7 @@ from ance_core.train.checkpoint import (
 )
 from ance_core.train.metrics import METRICS_FILE, MetricsLog
 from ance_core.train.negatives import NEGATIVES_DIR, complete_files, newest_complete
-from ance_core.train.signals import Requeue, StopFlag
+from ance_core.train.signals import Requeue, StopFlag, child_env, die_with_parent
 from ance_core.train.trainer import Feed, Session, Trainer, check_precision
 from ance_core.train.warmup import start_checkpoint
 
@@ -116,6 +116,8 @@ class Run:
 
 def run(experiment: Experiment, seed: int, run_dir: Path, role: str, dist: D.DistInfo, stop: StopFlag) -> None:
     """`ance run`: the whole loop (role all), or one side of an asynchronous run."""
+    if role == "refresher":
+        die_with_parent()  # a no-op unless run_async_both started this process
     ctx = Run(experiment, seed, run_dir, dist, stop)
     check_precision(experiment.train.precision, D.device_for(dist))
     if dist.main:
@@ -217,7 +219,7 @@ def run_async_both(ctx: Run) -> None:
         sys.executable, "-m", "ance_core.cli", "run", "--config", str(ctx.run_dir / rundir.CONFIG_FILE),
         "--seed", str(ctx.seed), "--out", str(ctx.run_dir), "--role", "refresher",
     ]
-    child = subprocess.Popen(command)
+    child = subprocess.Popen(command, env=child_env())
     log.info("refresher started (pid %d)", child.pid)
     try:
         run_trainer(ctx, refresher_alive=lambda: child.poll() is None)

@@ -5,13 +5,19 @@ script forwards it to the stage) and TERM on preemption. The handler only sets
 a flag; the training loop looks at it after each optimizer step and between
 refreshes, writes a checkpoint and raises `Requeue`, which the stage turns into
 exit code 99. Re-running the same command resumes from that checkpoint.
+
+SIGKILL cannot be handled; what this module does about it is make the async
+run's refresher child die with its parent (`die_with_parent`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -19,6 +25,8 @@ log = logging.getLogger(__name__)
 
 REQUEUE_EXIT_CODE = 99
 STOP_SIGNALS = (signal.SIGUSR1, signal.SIGTERM)
+PARENT_PID_ENV = "ANCE_DIE_WITH_PARENT"  # set by a parent `ance run` for the child it starts
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class Requeue(Exception):
@@ -64,3 +72,28 @@ def stop_on_signals(flag: StopFlag | None = None) -> Iterator[StopFlag]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def child_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child that must not outlive this process (see `die_with_parent`)."""
+    return {**(os.environ if environ is None else environ), PARENT_PID_ENV: str(os.getpid())}
+
+
+def die_with_parent() -> None:
+    """In a child started with `child_env`: have the kernel SIGKILL it when its parent dies, however.
+
+    The asynchronous run's refresher is a child of the trainer's `ance run`. Killed with SIGKILL (the
+    OOM killer, `kill -9`), the trainer took no one with it: the refresher went on waiting for
+    checkpoints, holding the run's refresher lock, so the resumed `ance run` could not start its own
+    and failed. Whatever the refresher was writing is redone on resume (every write is atomic).
+    Linux only (prctl); elsewhere a SIGKILLed parent still leaves the child behind.
+    """
+    parent = os.environ.pop(PARENT_PID_ENV, None)
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        log.warning("prctl(PR_SET_PDEATHSIG) failed (errno %d): this process may outlive its parent", ctypes.get_errno())
+        return
+    if os.getppid() != int(parent):  # the parent died before the prctl took effect
+        os.kill(os.getpid(), signal.SIGKILL)

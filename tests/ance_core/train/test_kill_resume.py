@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from loop_helpers import comparable, final_hash, run_loop
+from loop_helpers import comparable, events, final_hash, run_loop
 
 HERE = Path(__file__).resolve().parent
 # (point, how many calls there are in one uninterrupted tiny run): N is drawn in 1..count.
@@ -35,12 +35,16 @@ POINTS = {
 def killed_then_resumed(config: Path, point: str, n: int, cwd: Path) -> tuple[int, str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "300", "PYTHONPATH": os.pathsep.join(
         [str(HERE), str(HERE.parents[2]), os.environ.get("PYTHONPATH", "")])}
-    first = subprocess.run([sys.executable, str(HERE / "killhook.py"), point, str(n), "run", "--config", str(config)],
-                           cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    second = subprocess.run([sys.executable, "-m", "ance_core.cli", "run", "--config", str(config)],
-                            cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert second.returncode == 0, second.stdout + second.stderr
-    return first.returncode, first.stdout + first.stderr
+    def ance(*args: str, log: Path) -> int:
+        # output to a file, not a pipe: a child the kill left behind must not keep this waiting for EOF
+        with log.open("w") as out:
+            return subprocess.run([sys.executable, *args], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                  timeout=600).returncode
+
+    first = ance(str(HERE / "killhook.py"), point, str(n), "run", "--config", str(config), log=cwd / "killed.log")
+    second = ance("-m", "ance_core.cli", "run", "--config", str(config), log=cwd / "resumed.log")
+    assert second == 0, (cwd / "resumed.log").read_text()
+    return first, (cwd / "killed.log").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +113,20 @@ def test_kill_inside_the_warm_ups_last_event(reference, tiny_experiment, tmp_pat
     """Metrics line #15 is `warmup_done` (2 baselines, 12 train lines, then it), written after checkpoint-0
     is whole: the next run reuses the warm-up and must still log it, not keep the torn line."""
     check_kill_point(reference, tiny_experiment, tmp_path, "metrics", 15)
+
+
+@pytest.mark.slow
+def test_async_run_killed_inside_a_checkpoint_resumes(reference, tiny_experiment, tmp_path):
+    """Async (trainer here, refresher as its child): SIGKILL the trainer inside its 2nd ANCE checkpoint.
+    The refresher must go with it (it used to live on holding the refresher lock, and the resumed run
+    failed), and the resumed run's log holds each step and refresh once. Not bit-identical: which
+    checkpoint each refresh mines with depends on timing in async mode."""
+    config = tiny_experiment(outputs={"root": str(tmp_path / "runs")}, ance={"mode": "async"})
+    code, out = killed_then_resumed(config, "checkpoint", 14, tmp_path)
+    assert code == -9, f"exit {code}\n{out}"
+    run_dir = tmp_path / "runs" / "tiny" / "seed0"
+    assert [e["step"] for e in events(run_dir, "train")] == [4, 8, 12, 16, 20, 24]
+    for kind in ("refresh", "eval"):
+        assert [e["refresh"] for e in events(run_dir, kind)] == [0, 1, 2], kind
+    assert events(run_dir, "refresh_failed") == []
+    assert comparable(next((tmp_path / "runs" / "_warmup").glob("*-seed0"))) == reference[2]
