@@ -74,9 +74,9 @@ def stop_on_signals(flag: StopFlag | None = None) -> Iterator[StopFlag]:
             signal.signal(sig, old)
 
 
-def child_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+def child_env() -> dict[str, str]:
     """The environment for a child that must not outlive this process (see `die_with_parent`)."""
-    return {**(os.environ if environ is None else environ), PARENT_PID_ENV: str(os.getpid())}
+    return {**os.environ, PARENT_PID_ENV: str(os.getpid())}
 
 
 def die_with_parent() -> None:
