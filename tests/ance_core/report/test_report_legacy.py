@@ -38,7 +38,7 @@ def test_report_json_matches_values_computed_from_the_raw_lines(capsys):
     files = sorted(logs.glob("*-ann_data_4*.out.gz"))
     assert [f.name for f in files] == sorted(EXPECTED_STRATEGY)
 
-    # the command of the issue: `*.out.gz` also names the warm-up log, which is read as the warm-up
+    # `*.out.gz` also names the warm-up log, which is read as the warm-up
     assert ance(["report", "--legacy-log", *map(str, sorted(logs.glob("*.out.gz"))), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert {source["strategy"] for source in report["sources"]} == {*EXPECTED_STRATEGY.values(), "warmup"}
