@@ -41,7 +41,7 @@ test-slow: install ## the long reliability tests (20 random kill points, ...)
 reproduce-all: install ## run the whole study (EXECUTOR=local|slurm, PROFILE=embedded|msmarco-10|msmarco-30)
 	$(BIN)/ance-launch reproduce-all --executor $(EXECUTOR) --profile $(PROFILE) --runs $(RUNS)/$(PROFILE)
 
-SEED_LOGS ?= ../shared/data/seed-ance-logs
+SEED_LOGS ?= results/legacy/logs
 
 results: install ## regenerate results/: the original study's logs, and finished runs under $(RUNS)/embedded*
 	$(BIN)/ance report --legacy-log $(SEED_LOGS)/*-ann_data_4*.out.gz \

@@ -39,24 +39,12 @@ def tiny_texts() -> list[str]:
     return list(TINY_TEXTS)
 
 
-# ---------------------------------------------------------------- shared data (../shared/data)
+# ---------------------------------------------------------------- the full Debian corpus (builtin:debian)
 
 
 @pytest.fixture(scope="session")
-def shared_data_dir() -> Path:
-    """`../shared/data` beside the repository ($ANCE_SHARED_DATA overrides); tests skip when it is absent."""
-    from ance_core.data.layout import shared_data_root
+def debian_corpus_dir() -> Path:
+    """The full Debian descriptions corpus (60,229 passages) shipped in the package. Read-only."""
+    from ance_core.data.layout import resolve_dataset
 
-    root = shared_data_root()
-    if root is None or not root.is_dir():
-        pytest.skip("../shared/data (or $ANCE_SHARED_DATA) is not there")
-    return root
-
-
-@pytest.fixture(scope="session")
-def debian_corpus_dir(shared_data_dir: Path) -> Path:
-    """The full Debian descriptions corpus (60,229 passages). Read-only."""
-    path = shared_data_dir / "debian-descriptions"
-    if not (path / "collection.tsv.gz").is_file():
-        pytest.skip(f"{path} has no collection.tsv.gz")
-    return path
+    return resolve_dataset("builtin:debian").root

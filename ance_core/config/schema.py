@@ -52,7 +52,7 @@ class DataConfig(Strict):
     dataset: str = Field(
         "builtin:debian-10pct",
         description="A data directory in MS MARCO layout, or a built-in: 'builtin:debian-10pct' "
-        "(shipped inside the package) or 'builtin:debian' (../shared/data/debian-descriptions).",
+        "(the embedded default) or 'builtin:debian' (the full corpus); both ship inside the package.",
     )
     files: dict[Annotated[str, Field(pattern=FILE_ROLE_PATTERN)], str] = Field(
         default_factory=dict,

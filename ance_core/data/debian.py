@@ -1,12 +1,12 @@
 """Rebuild the Debian package-descriptions corpus from a Debian `Translation-en` index.
 
-The rules (../shared/data/README.md, with the details recovered from the
-shared files; a rebuild from bookworm main reproduces them exactly):
+The rules by which `builtin:debian` was built (a rebuild from bookworm main
+reproduces its files exactly):
 
 * passage = a package's long description: the paragraph-separator lines
   (" .") dropped, whitespace folded. Identical passages are stored once, and
   passages shorter than MIN_PASSAGE_WORDS words are left out (the README does
-  not say so, but no shared passage is shorter, and all 60,229 match this way).
+  not say so, but no shipped passage is shorter, and all 60,229 match this way).
 * query = the package's short description (stripped), kept when that line is
   unique in the whole file (case-insensitive), has at least 2 words and its
   package has a passage; qrels `qid 0 pid 1`.
@@ -164,7 +164,7 @@ def build_corpus(records: Iterable[Record]) -> Corpus:
 
 
 def write_corpus(corpus: Corpus, out: str | Path, include_test: bool = False) -> dict[str, int]:
-    """MS MARCO layout as in ../shared/data/debian-descriptions: collection and train files gzip, the rest plain."""
+    """MS MARCO layout as `builtin:debian` ships it: collection and train files gzip, the rest plain."""
     out = Path(out)
     counts = {"passages": len(corpus.passages)}
     with text_writer(out / "collection.tsv.gz") as fh:

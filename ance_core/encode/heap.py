@@ -6,9 +6,8 @@ Length-sorted batches change shape at every batch, and glibc keeps the freed
 chunks it cannot reuse for the next shape: over the 6,023-passage Debian corpus
 the resident size of `ance mine` grew by 700 MiB, all of it free heap.
 
-`malloc_trim` returns it, but trimming after every batch cost 8% of the corpus
-encode (the next batch page-faults its activations in again: 96 -> 104 s, two
-runs each). So `HeapGuard` trims only when the resident size has grown by more
+`malloc_trim` returns it, but trimming after every batch costs about 8% of a
+corpus encode (the next batch page-faults its activations in again). So `HeapGuard` trims only when the resident size has grown by more
 than `limit` since its last trim: memory stays bounded, and most batches still
 reuse warm pages.
 """

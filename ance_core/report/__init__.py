@@ -2,7 +2,7 @@
 
 Typical use (what `ance report` and a results screen do):
 
-    table = collect(["runs/embedded"], legacy_logs=["../shared/data/seed-ance-logs/x-ann_data_4.out.gz"])
+    table = collect(["runs/embedded"], legacy_logs=["results/legacy/logs/x-ann_data_4.out.gz"])
     studies = summarize(table, metric="nDCG@10")      # per study: strategy rows, runs, baselines, verdict
     rows = strategy_rows(table)                        # flat per-strategy rows (plain data)
     curves = strategy_series(table)                    # per-strategy dev curves with seed bands
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 def load_legacy_logs(specs: Iterable[str], study: str = LEGACY_STUDY) -> TidyTable:
     """Several `FILE` / `STRATEGY=FILE` specs; two files of one strategy are two seeds of it.
 
-    The study's warm-up log sits beside its training logs, so `seed-ance-logs/*.out.gz`
+    The study's warm-up log sits beside its training logs, so `results/legacy/logs/*.out.gz`
     names it too: a file whose name maps to no strategy and that holds the warm-up's
     MRR lines is read as the warm-up.
     """

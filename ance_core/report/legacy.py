@@ -1,4 +1,4 @@
-"""Import the original study's ANCE training logs (../shared/data/seed-ance-logs).
+"""Import the original study's ANCE training logs (results/legacy/logs).
 
 Those are SLURM outputs of microsoft/ANCE's `drivers/run_ann.py`, in which two
 kinds of lines matter:

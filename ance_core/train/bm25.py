@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 
 
 class BM25Index:
-    """bm25s over a collection (English stopwords, as the reference numbers in shared/data/README.md)."""
+    """bm25s over a collection (English stopwords, as the reference numbers of builtin:debian in docs/ARCHITECTURE.md)."""
 
     def __init__(self, passages: Sequence[str]):
         import bm25s

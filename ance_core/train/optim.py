@@ -1,4 +1,5 @@
-"""Optimizers: AdamW (torch) or LAMB as ANCE used it (cybertronai/pytorch-lamb, copied into ANCE).
+"""Optimizers: AdamW (torch) or LAMB as ANCE used it (cybertronai/pytorch-lamb, copied into ANCE),
+and the learning-rate schedule (transformers').
 
 LAMB (You et al., "Large Batch Optimization for Deep Learning") scales each
 parameter tensor's Adam step by a trust ratio ||w|| / ||adam_step||, with ||w||
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from transformers import get_scheduler
 
 from ance_core.config.schema import TrainConfig
 
@@ -94,3 +96,14 @@ def build_optimizer(model: nn.Module, config: TrainConfig, lr: float) -> torch.o
     if config.optimizer == "lamb":
         return Lamb(groups, lr=lr, eps=1e-8)
     return torch.optim.AdamW(groups, lr=lr, eps=1e-8, foreach=False)
+
+
+# train.schedule -> transformers' scheduler name; "linear" is get_linear_schedule_with_warmup, as ANCE ran
+# it (step 0 of a warm-up at lr 0), "constant" stays at the peak after the warm-up.
+SCHEDULES = {"linear": "linear", "constant": "constant_with_warmup"}
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, schedule: str, warmup_steps: int, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    return get_scheduler(SCHEDULES[schedule], optimizer, num_warmup_steps=warmup_steps, num_training_steps=total_steps)

@@ -34,8 +34,7 @@ from ance_core.train.data import Batch, Examples, Position, build_examples, coll
 from ance_core.train.losses import build_loss
 from ance_core.train.metrics import MetricsLog
 from ance_core.train.negatives import NegativesFile, read_negatives
-from ance_core.train.optim import build_optimizer
-from ance_core.train.schedule import build_scheduler
+from ance_core.train.optim import build_optimizer, build_scheduler
 from ance_core.train.signals import Requeue, StopFlag
 
 log = logging.getLogger(__name__)

@@ -49,9 +49,8 @@ def run(options) -> list[Row]:
         "ours": lambda: measure(__name__, "ours_side", timeout_s=3600, scratch=str(options.scratch), limit=limit),
         "st": lambda: measure(__name__, "st_side", timeout_s=3600, limit=limit),
     }
-    # ours, ST, ours: this shared machine's speed drifts by up to 1.5x over minutes (the baseline
-    # alone took 179, 133 and 112 s in three runs); the mean of our runs before and after the
-    # baseline's cancels a linear drift, at three runs of 2-3 minutes instead of four.
+    # ours, ST, ours: a shared machine's speed drifts by up to 1.5x over minutes; the mean of our
+    # runs before and after the baseline's cancels a linear drift, at three runs instead of four.
     order = ("ours", "st") if options.quick else ("ours", "st", "ours")
     runs: dict[str, list] = {"ours": [], "st": []}
     for name in order:

@@ -35,7 +35,7 @@ from benchmarks.harness import RESULTS_DIR, Row, default_machine_name, machine_i
 from benchmarks.scale import MS_MARCO, ROBERTA_BASE, EncoderShape, Hardware, gpu_kind, project_refresh
 
 GROUP = "scale"
-STUDY_HOURS = 16.0  # one refresh of the study on 4×A40 (issue 10)
+STUDY_HOURS = 16.0  # one refresh of the study on 4×A40 (its report, results/legacy/CS646_Final_Project.txt, section 1)
 MOONSHOT_HOURS = 0.25  # one refresh in 15 minutes on one H200
 ASSUMED_MFU = (0.35, 0.6)  # encode, search: until `make bench-gpu` measures them on a kind
 PROJECTED_KINDS = ("A40", "A100", "H200")

@@ -9,7 +9,7 @@ as float16, as our embedding cache stores them.
 Sides, each in its own process, alternating over rounds (load drifts on a shared
 machine), best round per side (a peak is a best case):
 * peak: one `torch.mm` of the same shapes in fp32 (torch's default threads) -
-  the issue's definition of the limit; the note adds the best *tiled* GEMM
+  the limit the target is set against; the note adds the best *tiled* GEMM
   (our tile shapes, one single-threaded worker per core), the real ceiling of a
   tiled search;
 * ours: `ance_core.index.blocked_search` (the default for `flat` on CPU);

@@ -44,7 +44,7 @@ from benchmarks.harness import Row, measure
 
 GROUP = "train"
 TARGET = 1.3
-ST_TARGET = 1.0  # issue 10: at least as fast as sentence-transformers' training
+ST_TARGET = 1.0  # at least as fast as sentence-transformers' training
 TEMPERATURE = 0.05
 BATCH = 8
 QUERY_LEN, PASSAGE_LEN = 32, 128

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 
 from ance_core.config import validate_experiment
@@ -20,13 +19,7 @@ from ance_core.config import validate_experiment
 REFRESH_EVERY = 100
 LOG_EVERY = 10
 REPO = Path(__file__).resolve().parents[2]
-LEGACY_LOGS = REPO / ".." / "shared" / "data" / "seed-ance-logs"
-
-
-def legacy_logs_or_skip() -> Path:
-    if not LEGACY_LOGS.is_dir():
-        pytest.skip(f"the original study's logs are not beside the repository ({LEGACY_LOGS})")
-    return LEGACY_LOGS
+LEGACY_LOGS = REPO / "results" / "legacy" / "logs"  # the original study's SLURM logs, committed
 
 
 def loss_at(step: int, offset: float) -> float:

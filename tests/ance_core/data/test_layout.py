@@ -3,6 +3,7 @@ import pytest
 from ance_core.data import check_qrels, load_collection, load_qrels, load_queries
 from ance_core.data.layout import BUILTIN_DIR, DataSource, builtin_names, resolve_dataset
 from ance_core.errors import InputError
+from ance_core.io.atomic import is_complete
 
 
 def test_builtin_debian_10pct_loads_from_the_package():
@@ -18,13 +19,26 @@ def test_builtin_debian_10pct_loads_from_the_package():
     assert "debian-10pct" in builtin_names()
 
 
+def test_builtin_debian_is_the_full_corpus_inside_the_package():
+    source = resolve_dataset("builtin:debian")
+    assert source.root == BUILTIN_DIR / "debian"
+    assert source.splits() == ["dev", "train"]
+    assert len(load_collection(source.collection)) == 60_229
+    assert [len(load_queries(source.queries(split))) for split in source.splits()] == [2_330, 53_662]
+
+
+@pytest.mark.parametrize("name", ["debian", "debian-10pct"])
+def test_builtin_files_match_their_checksums(name):
+    assert is_complete(BUILTIN_DIR / name, verify=True), f"{BUILTIN_DIR / name}: files differ from its COMPLETE marker"
+
+
 def test_missing_data_dir_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match=r"exp.yaml: data.dataset: expected an existing data directory \(MS MARCO layout\), found .*nope"):
         resolve_dataset(str(tmp_path / "nope"), source="exp.yaml")
 
 
 def test_unknown_builtin_lists_the_known_ones():
-    with pytest.raises(InputError, match=r"data.dataset: expected one of builtin:debian-10pct.*, found 'builtin:nope'"):
+    with pytest.raises(InputError, match=r"data.dataset: expected one of builtin:debian, builtin:debian-10pct, found 'builtin:nope'"):
         resolve_dataset("builtin:nope")
 
 

@@ -226,7 +226,7 @@ def test_subset_source_of_an_experiment(tmp_path):
     assert summary["splits"]["dev"]["queries_kept"] == 50
 
 
-# ---------------------------------------------------------------- the real Debian corpus (issue 2 done-when)
+# ---------------------------------------------------------------- the full Debian corpus (builtin:debian)
 
 
 @pytest.fixture(scope="module")

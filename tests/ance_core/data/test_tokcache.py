@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from ance_core.data import tokcache
-from ance_core.data.layout import shared_data_root
 from ance_core.data.tokcache import (
     content_digest,
     open_token_cache,
@@ -40,14 +39,11 @@ def test_ids_equal_the_hf_tokenizer_call(tokenizer, tiny_texts, max_len):
     assert got.tokens.dtype == np.uint16
 
 
-def test_ids_equal_the_hf_tokenizer_on_debian_passages():
-    root = shared_data_root()
-    if root is None or not (root / "debian-descriptions" / "collection.tsv.gz").is_file():
-        pytest.skip("the shared Debian corpus (../shared/data/debian-descriptions) is not beside this checkout")
+def test_ids_equal_the_hf_tokenizer_on_debian_passages(debian_corpus_dir):
     from ance_core.data import iter_collection
 
     texts = []
-    for _, _, text in iter_collection(root / "debian-descriptions" / "collection.tsv.gz"):
+    for _, _, text in iter_collection(debian_corpus_dir / "collection.tsv.gz"):
         texts.append(text)
         if len(texts) == 400:
             break

@@ -1,4 +1,4 @@
-"""Importing the original study's logs: the real files beside the repository, and edge cases."""
+"""Importing the original study's logs: the real files (results/legacy/logs), and edge cases."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers.report_runs import REPO, legacy_logs_or_skip
+from helpers.report_runs import LEGACY_LOGS, REPO
 
 from ance_core.cli import main as ance
 from ance_core.errors import InputError
@@ -34,11 +34,11 @@ def raw_dev_ndcg(path: Path) -> dict[int, float]:
 
 
 def test_report_json_matches_values_computed_from_the_raw_lines(capsys):
-    logs = legacy_logs_or_skip()
+    logs = LEGACY_LOGS
     files = sorted(logs.glob("*-ann_data_4*.out.gz"))
     assert [f.name for f in files] == sorted(EXPECTED_STRATEGY)
 
-    # the command of the issue: `*.out.gz` also names the warm-up log, which is read as the warm-up
+    # `*.out.gz` also names the warm-up log, which is read as the warm-up
     assert ance(["report", "--legacy-log", *map(str, sorted(logs.glob("*.out.gz"))), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert {source["strategy"] for source in report["sources"]} == {*EXPECTED_STRATEGY.values(), "warmup"}
@@ -65,7 +65,7 @@ def test_report_json_matches_values_computed_from_the_raw_lines(capsys):
 
 
 def test_rank_copies_of_loss_lines_are_counted_once():
-    logs = legacy_logs_or_skip()
+    logs = LEGACY_LOGS
     path = logs / "subset_10_train-a40-26398175-ann_data_4.out.gz"  # the log in which both ranks print
     objects = re.findall(r'\{"learning_rate":[^{}]*\}', gzip.open(path, "rt").read())
     steps = {json.loads(text)["step"] for text in objects}
@@ -80,7 +80,7 @@ def test_rank_copies_of_loss_lines_are_counted_once():
 
 
 def test_loss_object_sharing_a_line_with_another_rank_is_read():
-    logs = legacy_logs_or_skip()
+    logs = LEGACY_LOGS
     path = logs / "subset_10_train-a40-26456768-ann_data_4_bottom_neg_only.out.gz"
     glued = [line for line in gzip.open(path, "rt") if re.search(r'"step": \d+\}\S', line)]
     assert glued, "the file has a loss object with another rank's output right after it"
@@ -172,7 +172,7 @@ def test_normalize_strategy_spellings():
 
 
 def test_warmup_log_and_its_parsed_json_give_the_same_rows():
-    logs = legacy_logs_or_skip()
+    logs = LEGACY_LOGS
 
     from_log = load_warmup_log(logs / "cleaned_warmup.out.gz")
     from_json = load_warmup_log(logs / "parsed_warmup.json")
@@ -212,7 +212,7 @@ def test_run_folder_swallowed_by_legacy_log_gets_a_clear_error(tmp_path: Path):
 
 
 def test_committed_legacy_results_match_what_the_code_computes_now():
-    logs = legacy_logs_or_skip()
+    logs = LEGACY_LOGS
     committed = REPO / "results" / "legacy" / "report.json"
     table = collect(
         legacy_logs=[str(p) for p in sorted(logs.glob("*-ann_data_4*.out.gz"))],

@@ -69,3 +69,19 @@ class StopAfter:
 @pytest.fixture
 def stop_after():
     return StopAfter
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the kill point each kill test drew (test_kill_resume.py records it), passed or not."""
+    drawn = [
+        f"{report.nodeid}: {value}"
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "kill_point"
+    ]
+    if drawn:
+        terminalreporter.section("kill points")
+        for line in drawn:
+            terminalreporter.write_line(line)
