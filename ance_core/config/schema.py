@@ -253,6 +253,10 @@ class PairwiseNllLoss(Strict):
 
     kind: Literal["pairwise_nll"] = "pairwise_nll"
 
+    @property
+    def negatives_per_example(self) -> int:
+        return 1
+
 
 class InfoNceLoss(Strict):
     """1 positive + n hard negatives (+ in-batch negatives) with a temperature."""
@@ -261,6 +265,10 @@ class InfoNceLoss(Strict):
     temperature: PositiveFloat = Field(0.05, description="Softmax temperature.")
     in_batch: bool = Field(True, description="Also use the other queries' passages as negatives.")
     negatives_per_query: PositiveInt = Field(1, description="Hard negatives drawn per query per step.")
+
+    @property
+    def negatives_per_example(self) -> int:
+        return self.negatives_per_query
 
 
 Loss = Annotated[Union[PairwiseNllLoss, InfoNceLoss], Field(discriminator="kind")]
@@ -433,10 +441,11 @@ class Experiment(Strict):
     def _negatives_fit_the_loss(self) -> None:
         """Training cuts each query's negatives into examples of the loss's size and drops a remainder:
         a segment of 20 with 3 per example would train on 18 and silently leave out two of its ranks."""
-        per_example = self.train.loss.negatives_per_query if isinstance(self.train.loss, InfoNceLoss) else 1
-        for field, count in (("warmup.negatives_per_query", self.warmup.negatives_per_query), ("ance.segment.n", self.ance.segment.n)):
-            if field.startswith("warmup") and not self.warmup.enabled:
-                continue
+        per_example = self.train.loss.negatives_per_example
+        counts = {"ance.segment.n": self.ance.segment.n}
+        if self.warmup.enabled:
+            counts["warmup.negatives_per_query"] = self.warmup.negatives_per_query
+        for field, count in counts.items():
             if count % per_example:
                 raise FieldConflict(
                     field, f"a multiple of train.loss.negatives_per_query ({per_example}): training takes "
