@@ -25,16 +25,13 @@ from pathlib import Path
 
 import yaml
 
-from ance_core.config import Experiment, experiment_hash
+from ance_core.config import Experiment, warmup_key
 from ance_core.errors import InputError, Problem
 from ance_core.io.atomic import write_json, write_text
 from launcher.render import JobContext, render, run_dir
 
 JOBS_FOLDER = "_jobs"
 SUBMISSION_FILE = "submission.json"
-# What makes two experiments' warm-ups the same: the sections ance_core/train/warmup.py keys
-# `_warmup/<hash>-seed<S>` by (a test checks they agree; importing it here would pull in torch).
-WARMUP_SECTIONS = ("data", "model", "warmup", "train", "eval")
 
 
 @dataclass(frozen=True)
@@ -134,7 +131,7 @@ def plan_study(
     for _, exp in sorted(experiments, key=lambda item: item[1].name):
         if exp.warmup.enabled:
             for seed in exp.seeds:
-                groups.setdefault((experiment_hash(exp, *WARMUP_SECTIONS), seed), []).append(exp)
+                groups.setdefault((warmup_key(exp), seed), []).append(exp)
     warmup_of: dict[tuple[str, int], str] = {}
     for (digest, seed), members in groups.items():
         shared_by_one_group = sum(1 for _, s in groups if s == seed) == 1

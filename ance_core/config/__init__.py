@@ -1,8 +1,8 @@
 """Experiment configuration: the schema and its loader (the one thing `launcher` imports)."""
 
+from ance_core.config.keys import WARMUP_KEY_FIELDS, experiment_hash, warmup_key
 from ance_core.config.loader import (
     apply_overrides,
-    experiment_hash,
     load_experiment,
     load_experiment_data,
     validate_experiment,
@@ -10,10 +10,12 @@ from ance_core.config.loader import (
 from ance_core.config.schema import Experiment
 
 __all__ = [
+    "WARMUP_KEY_FIELDS",
     "Experiment",
     "apply_overrides",
     "experiment_hash",
     "load_experiment",
     "load_experiment_data",
     "validate_experiment",
+    "warmup_key",
 ]

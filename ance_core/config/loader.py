@@ -7,7 +7,6 @@ path, what was expected and what was found.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ance_core.config.schema import SAFE_NAME, SEGMENT_KINDS, Experiment
+from ance_core.config.schema import SAFE_NAME, SEGMENT_KINDS, Experiment, FieldConflict
 from ance_core.errors import InputError, Problem
 
 _MAX_EXTENDS_DEPTH = 16
@@ -134,15 +133,6 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str | Pa
     return data
 
 
-def experiment_hash(experiment: Experiment, *sections: str) -> str:
-    """Stable short hash of the whole experiment, or of the named sections only (cache keys)."""
-    dump = experiment.model_dump(mode="json")
-    if sections:
-        dump = {key: dump[key] for key in sections}
-    blob = json.dumps(dump, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
-
-
 # ---------------------------------------------------------------- error formatting
 
 
@@ -184,8 +174,10 @@ def _problem_from(err: dict[str, Any]) -> Problem:
             expected = f"text matching {ctx.get('pattern')}"
         return Problem(where, expected, _found(err))
     if kind == "value_error":
-        message = str(ctx.get("error", err["msg"]))
-        expected, sep, found = message.partition(", found ")
+        error = ctx.get("error", err["msg"])
+        if isinstance(error, FieldConflict):  # reported at the field it names, not at the model that checked it
+            where = error.field if where == "(experiment)" else f"{where}.{error.field}"
+        expected, sep, found = str(error).partition(", found ")
         return Problem(where, expected, found if sep else None)
     message = err["msg"]
     for prefix in ("Input should be ", "Value should be "):

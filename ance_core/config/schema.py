@@ -31,6 +31,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
+class FieldConflict(ValueError):
+    """Two fields that contradict each other, reported at `field` (a path relative to the model that raises)."""
+
+    def __init__(self, field: str, expected: str, found: object):
+        self.field = field
+        super().__init__(f"{expected}, found {found}")
+
+
 # ---------------------------------------------------------------- data
 
 
@@ -96,6 +104,18 @@ class ModelConfig(Strict):
         if not value.strip():
             raise ValueError("'minilm', a path or a model name")
         return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ModelConfig":
+        # The index and the evaluation rank by inner product; only unit vectors make that the cosine trained for.
+        if self.similarity == "cosine" and self.normalize is False:
+            raise FieldConflict(
+                "normalize", "true or null with similarity 'cosine' (the index and the evaluation rank by inner "
+                "product, which is the cosine only for normalised embeddings)", "false",
+            )
+        if self.head_dim is not None and not self.ance_head:
+            raise FieldConflict("head_dim", "null unless ance_head is true (it sizes the ANCE head)", self.head_dim)
+        return self
 
 
 # ---------------------------------------------------------------- negatives (the study)
@@ -233,6 +253,10 @@ class PairwiseNllLoss(Strict):
 
     kind: Literal["pairwise_nll"] = "pairwise_nll"
 
+    @property
+    def negatives_per_example(self) -> int:
+        return 1
+
 
 class InfoNceLoss(Strict):
     """1 positive + n hard negatives (+ in-batch negatives) with a temperature."""
@@ -241,6 +265,10 @@ class InfoNceLoss(Strict):
     temperature: PositiveFloat = Field(0.05, description="Softmax temperature.")
     in_batch: bool = Field(True, description="Also use the other queries' passages as negatives.")
     negatives_per_query: PositiveInt = Field(1, description="Hard negatives drawn per query per step.")
+
+    @property
+    def negatives_per_example(self) -> int:
+        return self.negatives_per_query
 
 
 Loss = Annotated[Union[PairwiseNllLoss, InfoNceLoss], Field(discriminator="kind")]
@@ -283,6 +311,8 @@ class WarmupConfig(Strict):
     def _one_start(self) -> "WarmupConfig":
         if self.enabled and self.init_checkpoint:
             raise ValueError("either a BM25 warm-up (enabled: true) or init_checkpoint, not both")
+        if self.negatives_per_query > self.bm25_depth:
+            raise FieldConflict("negatives_per_query", f"<= bm25_depth ({self.bm25_depth})", self.negatives_per_query)
         return self
 
 
@@ -400,4 +430,24 @@ class Experiment(Strict):
             raise ValueError("ance.mode 'async' on SLURM needs resources.gpus_refresh >= 1")
         if self.train.precision != "fp32" and self.resources.executor == "slurm" and self.resources.gpus == 0:
             raise ValueError(f"train.precision {self.train.precision!r} needs GPUs (resources.gpus >= 1)")
+        if self.eval.split == self.data.train_split:
+            raise FieldConflict(
+                "eval.split", f"a split other than data.train_split {self.data.train_split!r} (evaluating on the "
+                "training queries reports training-set metrics)", repr(self.eval.split),
+            )
+        self._negatives_fit_the_loss()
         return self
+
+    def _negatives_fit_the_loss(self) -> None:
+        """Training cuts each query's negatives into examples of the loss's size and drops a remainder:
+        a segment of 20 with 3 per example would train on 18 and silently leave out two of its ranks."""
+        per_example = self.train.loss.negatives_per_example
+        counts = {"ance.segment.n": self.ance.segment.n}
+        if self.warmup.enabled:
+            counts["warmup.negatives_per_query"] = self.warmup.negatives_per_query
+        for field, count in counts.items():
+            if count % per_example:
+                raise FieldConflict(
+                    field, f"a multiple of train.loss.negatives_per_query ({per_example}): training takes "
+                    f"{per_example} per example and would drop the remaining {count % per_example}", count,
+                )

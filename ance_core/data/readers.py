@@ -201,3 +201,21 @@ def check_qrels(qrels: Qrels, queries: Queries | None, collection: Collection | 
             )
     if problems:
         raise InputError(qrels.path, problems)
+
+
+def query_ids(path: str | Path) -> set[str]:
+    """The ids of a queries file (its first column), without keeping the texts."""
+    return {ident.strip() for _lineno, (ident, _text) in iter_rows(Path(path), 2)}
+
+
+def check_disjoint_queries(train: str | Path, evaluated: str | Path) -> None:
+    """No evaluated query may be a training query: its metric would be a training-set metric."""
+    train, evaluated = Path(train), Path(evaluated)
+    if train.resolve() == evaluated.resolve():
+        raise InputError.single(evaluated, "file", f"queries other than the training queries ({train})", "the same file", raw=True)
+    shared = sorted(query_ids(train) & query_ids(evaluated))
+    if shared:
+        raise InputError.single(
+            evaluated, "query ids", f"none of the training queries ({train})",
+            f"{len(shared)} of them, e.g. {shared[:3]}", raw=True,
+        )

@@ -32,7 +32,7 @@ import numpy as np
 
 from ance_core.data.gz import text_writer
 from ance_core.data.layout import DataSource, resolve_dataset
-from ance_core.data.readers import _is_plain_int, iter_qrels
+from ance_core.data.readers import _is_plain_int, check_disjoint_queries, iter_qrels
 from ance_core.data.tokcache import content_digest
 from ance_core.data.tsv import compression_of, iter_rows
 from ance_core.errors import InputError, StageError
@@ -317,3 +317,9 @@ def subset_source(experiment: "Experiment") -> DataSource:
         return source
     cache_root = Path(experiment.outputs.root) / "_cache"
     return materialize_subset(source, data.subset.fraction, data.subset.seed, data.subset.keep_positives_of, cache_root)
+
+
+def check_held_out(experiment: "Experiment") -> None:
+    """eval.split shares no query with data.train_split (in the files the experiment reads, after any subset)."""
+    source = subset_source(experiment)
+    check_disjoint_queries(source.queries(experiment.data.train_split), source.queries(experiment.eval.split))

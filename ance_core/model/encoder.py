@@ -47,6 +47,9 @@ class EncoderSpec:
             raise ValueError(f"similarity 'dot' or 'cosine', found {self.similarity!r}")
         if self.head_dim is not None and not self.ance_head:
             raise ValueError("head_dim needs ance_head: true")
+        if self.similarity == "cosine" and not self.normalize:
+            # The index and the evaluation rank by inner product: cosine needs unit vectors everywhere.
+            raise ValueError("similarity 'cosine' needs normalize: true")
         for name in ("query_max_len", "passage_max_len"):
             if getattr(self, name) < 2:
                 raise ValueError(f"{name} >= 2 (room for the special tokens), found {getattr(self, name)}")
@@ -209,16 +212,13 @@ class DualEncoder(nn.Module):
         device = self.device
         return self.encode(batch["input_ids"].to(device), batch["attention_mask"].to(device), kind)
 
+    # The scores are inner products, as in the index and the evaluation; a cosine spec normalises in
+    # `encode` (EncoderSpec refuses one that does not), so the same product is the cosine.
+
     def score(self, q: Tensor, p: Tensor) -> Tensor:
         """(Bq, D) x (Bp, D) -> (Bq, Bp) similarity matrix: every query against every passage."""
-        if self.spec.similarity == "cosine":
-            q = nn.functional.normalize(q, dim=-1)
-            p = nn.functional.normalize(p, dim=-1)
         return q @ p.transpose(0, 1)
 
     def score_pairs(self, q: Tensor, p: Tensor) -> Tensor:
         """(B, D) x (B, D) -> (B,): query i against passage i."""
-        if self.spec.similarity == "cosine":
-            q = nn.functional.normalize(q, dim=-1)
-            p = nn.functional.normalize(p, dim=-1)
         return (q * p).sum(-1)

@@ -115,7 +115,8 @@ def resolve_spec(folder: Path, model_cfg: ModelConfig | None = None) -> EncoderS
     st_pooling, st_normalize = _sentence_transformers_defaults(folder)
     return EncoderSpec(
         pooling=cfg.pooling or st_pooling or "cls",
-        normalize=cfg.normalize if cfg.normalize is not None else bool(st_normalize),
+        # cosine is the inner product of unit vectors: the same score in the loss, the index and the evaluation
+        normalize=cfg.normalize if cfg.normalize is not None else bool(st_normalize) or cfg.similarity == "cosine",
         ance_head=cfg.ance_head,
         head_dim=cfg.head_dim if cfg.ance_head else None,
         similarity=cfg.similarity,

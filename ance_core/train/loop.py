@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from ance_core.config import Experiment
-from ance_core.data.subset import subset_source
+from ance_core.data.subset import check_held_out, subset_source
 from ance_core.data.tokcache import token_cache
 from ance_core.errors import DISK_ERRNOS, StageError
 from ance_core.io.atomic import remove_stale_temps
@@ -120,6 +120,7 @@ def run(experiment: Experiment, seed: int, run_dir: Path, role: str, dist: D.Dis
         die_with_parent()  # a no-op unless run_async_both started this process
     ctx = Run(experiment, seed, run_dir, dist, stop)
     check_precision(experiment.train.precision, D.device_for(dist))
+    check_held_out(experiment)
     if dist.main:
         rundir.prepare(run_dir, experiment, "run")
     D.barrier(dist)

@@ -19,7 +19,7 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
-from ance_core.config.schema import InfoNceLoss, Loss, PairwiseNllLoss
+from ance_core.config.schema import Loss, PairwiseNllLoss
 
 
 class Scorer(Protocol):
@@ -80,7 +80,7 @@ class LossFn:
 
     @property
     def negatives(self) -> int:
-        return self.config.negatives_per_query if isinstance(self.config, InfoNceLoss) else 1
+        return self.config.negatives_per_example
 
     def __call__(self, q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, scorer: Scorer = DotScorer) -> torch.Tensor:
         if isinstance(self.config, PairwiseNllLoss):

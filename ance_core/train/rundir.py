@@ -13,7 +13,7 @@ import errno
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +45,21 @@ def for_seed(experiment: Experiment, seed: int | None) -> tuple[Experiment, int]
     return experiment.model_copy(update={"seeds": [seed]}), seed
 
 
-def prepare(run_dir: Path, experiment: Experiment, stage: str) -> None:
-    """Create the folder, or check that an existing one belongs to this configuration."""
+def prepare(run_dir: Path, experiment: Experiment, stage: str,
+            identity: Callable[[Experiment], str] = experiment_hash) -> None:
+    """Create the folder, or check that an existing one belongs to this configuration: the same
+    `identity` (the whole experiment's hash; the warm-up key for a shared warm-up)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / CONFIG_FILE
-    current = experiment_hash(experiment)
+    current = identity(experiment)
     if config_path.is_file():
         try:
             saved = Experiment.model_validate(yaml.safe_load(config_path.read_text(encoding="utf-8")))
         except Exception as exc:  # noqa: BLE001 - any unreadable config means "not ours"
             raise InputError.single(config_path, "document", "the resolved experiment this run was started with", str(exc).splitlines()[0], raw=True) from None
-        if experiment_hash(saved) != current:
+        if identity(saved) != current:
             raise InputError.single(
-                config_path, "experiment", f"the same configuration as this run (hash {experiment_hash(saved)})",
+                config_path, "experiment", f"the same configuration as this run (hash {identity(saved)})",
                 f"a different one (hash {current}); use another --out or the original config", raw=True,
             )
         return

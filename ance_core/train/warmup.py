@@ -1,9 +1,9 @@
 """The BM25 warm-up (ANCE's run_warmup.py): BM25 negatives, the same trainer, checkpoint-0.
 
 Every strategy of one seed starts from the same warm-up, so it lives outside the
-runs, at `<outputs.root>/_warmup/<key>-seed<S>/`, keyed by the sections that
-shape it (data, model, warmup, train, eval). The first `ance warmup`/`ance run`
-to need it trains it under a lock; the others wait and reuse `checkpoint-0`.
+runs, at `<outputs.root>/_warmup/<key>-seed<S>/`, keyed by the fields that shape
+its outputs (`ance_core.config.keys`). The first `ance warmup`/`ance run` to need
+it trains it under a lock; the others wait and reuse `checkpoint-0`.
 Killed half-way, it resumes from its own checkpoints like a run does.
 
 Instead of a warm-up, `warmup.init_checkpoint` starts from a given checkpoint
@@ -18,10 +18,10 @@ import logging
 import shutil
 from pathlib import Path
 
-from ance_core.config import Experiment, experiment_hash
+from ance_core.config import Experiment, warmup_key
 from ance_core.config.schema import RandomSegment
 from ance_core.data import Collection, load_collection, load_qrels, load_queries
-from ance_core.data.subset import subset_source
+from ance_core.data.subset import check_held_out, subset_source
 from ance_core.data.tokcache import token_cache
 from ance_core.errors import InputError
 from ance_core.io.atomic import is_complete, remove_stale_temps
@@ -43,20 +43,16 @@ WARMUP_DIR = "_warmup"
 FINAL = "checkpoint-0"
 # The sampler stream of the BM25 negatives, apart from every ANCE refresh's stream.
 WARMUP_STREAM = 0x57524D55
-SECTIONS = ("data", "model", "warmup", "train", "eval")
 
 
 def warmup_experiment(experiment: Experiment, seed: int) -> Experiment:
-    """Only the sections that shape the warm-up, so every strategy of a seed maps to one folder."""
-    return Experiment(
-        name="warmup", seeds=[seed], outputs=experiment.outputs,
-        **{section: getattr(experiment, section) for section in SECTIONS},
-    )
+    """The warm-up's own copy: named 'warmup', one seed. Fields outside the warm-up key are those of the
+    first strategy to need it; by the key's definition they change nothing the warm-up writes."""
+    return experiment.model_copy(update={"name": "warmup", "description": "", "strategy": None, "seeds": [seed]})
 
 
 def warmup_dir(experiment: Experiment, seed: int) -> Path:
-    key = experiment_hash(experiment, *SECTIONS)
-    return Path(experiment.outputs.root) / WARMUP_DIR / f"{key}-seed{seed}"
+    return Path(experiment.outputs.root) / WARMUP_DIR / f"{warmup_key(experiment)}-seed{seed}"
 
 
 def start_checkpoint(experiment: Experiment, seed: int, dist: D.DistInfo, stop: StopFlag) -> str:
@@ -98,8 +94,9 @@ def _train(experiment: Experiment, seed: int, directory: Path, dist: D.DistInfo,
     cfg, train_cfg = experiment.warmup, experiment.train
     device = D.device_for(dist)
     check_precision(train_cfg.precision, device)
+    check_held_out(experiment)  # every rank, before the first barrier
     if dist.main:
-        rundir.prepare(directory, experiment, "warmup")
+        rundir.prepare(directory, experiment, "warmup", identity=warmup_key)
     metrics = MetricsLog(directory / METRICS_FILE)
     negatives_dir = directory / NEGATIVES_DIR
     logged = D.broadcast(dist, {e.get("name") for e in metrics.events("baseline")})
@@ -154,8 +151,6 @@ def _train(experiment: Experiment, seed: int, directory: Path, dist: D.DistInfo,
 def mine_bm25(experiment: Experiment, seed: int, path: Path, index: BM25Index, collection: Collection) -> None:
     """BM25 top-`bm25_depth` of the train queries -> `negatives_per_query` random non-positive negatives each."""
     cfg = experiment.warmup
-    if cfg.negatives_per_query > cfg.bm25_depth:
-        raise InputError.single(None, "warmup.negatives_per_query", f"<= warmup.bm25_depth ({cfg.bm25_depth})", cfg.negatives_per_query)
     source = subset_source(experiment)
     split = experiment.data.train_split
     queries = load_queries(source.queries(split))

@@ -10,7 +10,7 @@ import yaml
 
 from ance_core.config import load_experiment
 from ance_core.errors import InputError
-from launcher.plan import WARMUP_SECTIONS, write_plan
+from launcher.plan import write_plan
 from launcher.records import load_submission
 from launcher_helpers import make_plan
 
@@ -57,9 +57,15 @@ def test_several_nodes_use_the_multinode_template(make_experiment, tmp_path):
     assert plan.job("run.top20.s0").template == "run_multinode"
 
 
-def test_warmup_grouping_uses_the_sections_the_warmup_stage_keys_on():
+def test_warmups_are_grouped_by_the_key_the_warmup_stage_uses(make_experiment, tmp_path):
+    # ance.index shapes the warm-up's zero-shot baseline; ance.segment only the strategies' own mining
+    flat = make_experiment("flat")
+    hnsw = make_experiment("hnsw", ance={"index": "hnsw"})
+    plan = make_plan([flat, hnsw], tmp_path, "local")
+    assert plan.job("run.flat.s0").depends_on != plan.job("run.hnsw.s0").depends_on
     warmup_stage = pytest.importorskip("ance_core.train.warmup", reason="the warm-up stage is not in this checkout")
-    assert tuple(WARMUP_SECTIONS) == tuple(warmup_stage.SECTIONS)
+    experiments = {job.experiment.name: job.experiment for job in plan.jobs}
+    assert warmup_stage.warmup_dir(experiments["flat"], 0) != warmup_stage.warmup_dir(experiments["hnsw"], 0)
 
 
 def test_duplicate_names_and_mixed_runs_roots_are_refused(make_experiment, tmp_path):

@@ -3,7 +3,15 @@ import gzip
 import numpy as np
 import pytest
 
-from ance_core.data.readers import IdIndex, check_qrels, iter_qrels, load_collection, load_qrels, load_queries
+from ance_core.data.readers import (
+    IdIndex,
+    check_disjoint_queries,
+    check_qrels,
+    iter_qrels,
+    load_collection,
+    load_qrels,
+    load_queries,
+)
 from ance_core.errors import InputError
 
 
@@ -72,3 +80,16 @@ def test_gzip_collection_loads(tmp_path):
     path.write_bytes(gzip.compress(b"0\tzero\n1\tone two\n"))
     collection = load_collection(path)
     assert collection.texts == ["zero", "one two"] and len(collection) == 2
+
+
+def test_evaluated_queries_that_are_training_queries_are_refused_naming_both_files(tmp_path):
+    train, dev = tmp_path / "queries.train.tsv", tmp_path / "queries.dev.tsv"
+    train.write_text("1\ta\n2\tb\n3\tc\n")
+    dev.write_text("4\td\n3\tc again\n2\tb again\n")
+    with pytest.raises(InputError) as err:
+        check_disjoint_queries(train, dev)
+    assert str(err.value) == f"{dev}: query ids: expected none of the training queries ({train}), found 2 of them, e.g. ['2', '3']"
+    with pytest.raises(InputError, match=r"queries.train.tsv: file: expected queries other than the training queries .*, found the same file"):
+        check_disjoint_queries(train, tmp_path / "." / "queries.train.tsv")
+    dev.write_text("4\td\n5\te\n")
+    check_disjoint_queries(train, dev)

@@ -54,11 +54,17 @@ def test_normalize_gives_unit_vectors_and_cosine_score(tiny_bert_dir, tiny_texts
     encoder = load_encoder(str(tiny_bert_dir), ModelConfig(normalize=True))
     emb = encoder.encode_texts(tiny_texts[:5], "passage")
     torch.testing.assert_close(emb.norm(dim=-1), torch.ones(5))
-    raw = load_encoder(str(tiny_bert_dir), ModelConfig(normalize=False, similarity="cosine"))
+    # cosine normalises whatever the model's own default, so that the index's inner product is the cosine too
+    cosine = load_encoder(str(tiny_bert_dir), ModelConfig(similarity="cosine"))
+    assert cosine.spec.normalize
+    raw = load_encoder(str(tiny_bert_dir), ModelConfig(normalize=False))
     q, p = raw.encode_texts(tiny_texts[:2], "query"), raw.encode_texts(tiny_texts[2:5], "passage")
-    cos = torch.nn.functional.cosine_similarity(q[:, None], p[None], dim=-1)
-    torch.testing.assert_close(raw.score(q, p), cos)
-    assert raw.score(q, p).shape == (2, 3)
+    expected = torch.nn.functional.cosine_similarity(q[:, None], p[None], dim=-1)
+    q, p = cosine.encode_texts(tiny_texts[:2], "query"), cosine.encode_texts(tiny_texts[2:5], "passage")
+    torch.testing.assert_close(cosine.score(q, p), expected)
+    assert cosine.score(q, p).shape == (2, 3)
+    with pytest.raises(ValueError, match="similarity 'cosine' needs normalize: true"):
+        EncoderSpec(similarity="cosine", normalize=False)
 
 
 @torch.no_grad()

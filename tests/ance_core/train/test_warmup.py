@@ -3,13 +3,15 @@ import json
 import numpy as np
 import pytest
 
-from ance_core.config import load_experiment
+from ance_core.config import load_experiment, warmup_key
+from ance_core.errors import InputError
 from ance_core.io.atomic import is_complete, sha256_file
 from ance_core.selftest import SELFTEST_WARMUP_STEPS
 from ance_core.train.distributed import DistInfo
 from ance_core.train.negatives import read_negatives
 from ance_core.train.signals import Requeue, StopFlag
-from ance_core.train.warmup import run_warmup, start_checkpoint, warmup_dir
+from ance_core.train import rundir
+from ance_core.train.warmup import run_warmup, start_checkpoint, warmup_dir, warmup_experiment
 
 
 def events(directory, kind=None):
@@ -82,3 +84,23 @@ def test_stopped_warmup_resumes_to_the_same_bits(tiny_experiment, tmp_path, stop
     loss_b = [(e["step"], e["loss"]) for e in events(b.parent, "train")]
     assert loss_a == loss_b  # step 8, the first after the resume, included
     assert [s for s, _ in loss_b] == list(range(1, 17))
+
+
+def test_a_warmup_that_evaluates_training_queries_is_refused_before_it_trains(tiny_experiment, tiny_dataset, tmp_path):
+    # a files map that points the dev split at the training queries: the split names differ, the queries do not
+    exp = load_experiment(tiny_experiment(data={"files": {"queries.dev": str(tiny_dataset / "queries.train.tsv")}}))
+    with pytest.raises(InputError, match=r"queries.train.tsv: file: expected queries other than the training queries"):
+        run_warmup(exp, 0, DistInfo(), StopFlag())
+    assert not (warmup_dir(exp, 0) / "config.yaml").exists()
+
+
+def test_a_strategy_resumes_a_warmup_another_strategy_started(tiny_experiment):
+    """The folder's config is the first strategy's; a second one with the same key is at home there, another key is not."""
+    top = load_experiment(tiny_experiment())
+    bottom = load_experiment(tiny_experiment(name="bottom", ance={"segment": {"kind": "top", "windows": [[20, 30]], "n": 4}}))
+    directory = warmup_dir(top, 0)
+    rundir.prepare(directory, warmup_experiment(top, 0), "warmup", identity=warmup_key)
+    rundir.prepare(directory, warmup_experiment(bottom, 0), "warmup", identity=warmup_key)
+    longer = load_experiment(tiny_experiment(warmup={"steps": 96}))
+    with pytest.raises(InputError, match=r"config.yaml: experiment: expected the same configuration as this run"):
+        rundir.prepare(directory, warmup_experiment(longer, 0), "warmup", identity=warmup_key)
