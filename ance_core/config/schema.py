@@ -358,6 +358,25 @@ class ResourcesConfig(Strict):
         return self
 
 
+class LoggingConfig(Strict):
+    tensorboard: bool = Field(
+        False, description="Also write metrics.jsonl's numbers as TensorBoard event files in the run folder "
+        "(`tensorboard --logdir runs/`); needs the tensorboard package (extras gpu, dev).",
+    )
+
+    @field_validator("tensorboard")
+    @classmethod
+    def _tensorboard_installed(cls, value: bool) -> bool:
+        import importlib.util
+
+        if value and importlib.util.find_spec("tensorboard") is None:
+            raise ValueError(
+                "the tensorboard package for logging.tensorboard: true (pip install tensorboard, or the "
+                "gpu/dev extras), found it not installed; or set logging.tensorboard: false"
+            )
+        return value
+
+
 class OutputsConfig(Strict):
     root: str = Field("runs", description="Runs root: runs/<experiment>/<run-id>/.")
 
@@ -378,6 +397,7 @@ class Experiment(Strict):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @property
     def label(self) -> str:

@@ -49,7 +49,7 @@ SECTIONS = ("data", "model", "warmup", "train", "eval")
 def warmup_experiment(experiment: Experiment, seed: int) -> Experiment:
     """Only the sections that shape the warm-up, so every strategy of a seed maps to one folder."""
     return Experiment(
-        name="warmup", seeds=[seed], outputs=experiment.outputs,
+        name="warmup", seeds=[seed], outputs=experiment.outputs, logging=experiment.logging,
         **{section: getattr(experiment, section) for section in SECTIONS},
     )
 
@@ -100,7 +100,7 @@ def _train(experiment: Experiment, seed: int, directory: Path, dist: D.DistInfo,
     check_precision(train_cfg.precision, device)
     if dist.main:
         rundir.prepare(directory, experiment, "warmup")
-    metrics = MetricsLog(directory / METRICS_FILE)
+    metrics = MetricsLog(directory / METRICS_FILE, tensorboard=experiment.logging.tensorboard)
     negatives_dir = directory / NEGATIVES_DIR
     logged = D.broadcast(dist, {e.get("name") for e in metrics.events("baseline")})
     if dist.main:
