@@ -20,33 +20,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fetch = actions.add_parser("fetch", help="download a HF hub model into the HF cache the jobs read",
                                description="Download a HF hub model (e.g. roberta-base) into the HF cache the jobs "
                                "read, so that it loads with HF_HUB_OFFLINE=1 on compute nodes.")
-    fetch.add_argument("name", help="hub name, e.g. roberta-base or FacebookAI/roberta-base")
-    fetch.add_argument("--cache", type=Path, metavar="DIR",
+    fetch.add_argument("name", nargs="?", help="hub name, e.g. roberta-base (default: the experiment's model.name)")
+    where = fetch.add_mutually_exclusive_group()
+    where.add_argument("--cache", type=Path, metavar="DIR",
                        help="HF home to fill (files go to DIR/hub; jobs then need HF_HOME=DIR). "
                        "Default: $HF_HOME, else ~/.cache/huggingface, the jobs' own default")
+    where.add_argument("--config", type=Path, metavar="EXP",
+                       help="fill the cache this experiment's jobs read (in the image: <outputs.root>/.cache/huggingface)")
 
 
 def main(args: argparse.Namespace) -> int:
     from ance_core.model import hub
     from ance_core.model.loading import MINILM, require_weights
 
-    name = args.name.strip()
+    name = args.name
+    cache, jobs_note = hub.hub_cache(), "with this environment's HF_HOME"
+    if args.cache is not None:
+        cache, jobs_note = hub.hub_cache(args.cache), f"with HF_HOME={args.cache.expanduser()}"
+    if args.config is not None:
+        from ance_core.config import load_experiment
+
+        experiment = load_experiment(args.config)
+        cache, jobs_note = hub.job_hub_cache(experiment), f"of {experiment.name}"
+        name = name or experiment.model.name
+    if not name:
+        raise InputError.single(None, "NAME", "a HF hub name, or --config EXP to fetch its model.name", None)
+    name = name.strip()
     if name == MINILM or Path(name).expanduser().is_dir():
         raise InputError.single(None, "NAME", "a HF hub name (minilm and local folders need no fetching)", name)
     if hub.offline_from_env():
         raise InputError.single(None, "HF_HUB_OFFLINE", "unset or 0 on the node that fetches (it needs internet)",
                                 "1")
-    cache = hub.hub_cache(args.cache)
     log.info("fetching %s into %s", name, cache)
     try:
-        snapshot = hub.download(name, args.cache, offline=False)
+        snapshot = hub.download(name, cache, offline=False)
     except Exception as exc:  # noqa: BLE001 - unknown repo, gated, no network: one clear message
         first_line = str(exc).splitlines()[0] if str(exc) else ""
         raise InputError.single(None, "NAME", f"a model on the hub at {_endpoint()}",
                                 f"{name!r} ({type(exc).__name__}: {first_line})", raw=True) from None
     require_weights(snapshot)
-    home = Path(args.cache).expanduser() if args.cache else hub.hf_home()
-    log.info("%s is in %s; jobs load it offline with HF_HOME=%s (HF_HUB_OFFLINE=1)", name, cache, home)
+    log.info("%s is in %s: jobs %s load it offline (HF_HUB_OFFLINE=1)", name, cache, jobs_note)
     print(snapshot)  # the result, alone on stdout (a rich console would wrap a long path)
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,40 @@ def test_the_cache_rule_is_hugging_faces(monkeypatch, environ, expected_home, ex
     assert hub.hf_home() == Path(os.path.expanduser(expected_home))
     assert hub.hub_cache() == Path(os.path.expanduser(expected_cache))
     assert hub.hub_cache("/given") == Path("/given/hub")
+
+
+def test_fetch_for_an_experiment_fills_the_cache_its_image_jobs_read(served, tmp_path):
+    """runtime apptainer: the image sets HF_HOME=$ANCE_RUNS/.cache/huggingface (ANCE_RUNS = outputs.root)."""
+    root = tmp_path / "runs"
+    config = tmp_path / "exp.yaml"
+    config.write_text(f"name: top20\nmodel: {{name: {NAME}}}\noutputs: {{root: {root}}}\n"
+                      "resources: {runtime: apptainer, image: ance.sif}\n")
+    fetched = _ance("model", "fetch", "--config", str(config), env={"HF_ENDPOINT": served.url})
+    assert fetched.returncode == 0, fetched.stderr
+    assert Path(fetched.stdout.strip().splitlines()[-1]).is_relative_to(root / ".cache" / "huggingface" / "hub")
+
+    # The environment containers/ance.def gives a job, offline.
+    image_env = {"HF_HOME": str(root / ".cache" / "huggingface"), "HF_HUB_OFFLINE": "1"}
+    result = _python("-c", f"from ance_core.model import resolve_model_dir\nprint(resolve_model_dir({NAME!r}))",
+                     env=image_env)
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip().splitlines()[-1]).is_relative_to(root / ".cache" / "huggingface" / "hub")
+
+
+def test_the_image_sets_hf_home_where_job_hub_cache_says():
+    environment = (REPO / "containers" / "ance.def").read_text()
+    assert re.search(r'ance_cache="\$\{ANCE_RUNS:-[^"]*\}/' + re.escape(hub.IMAGE_CACHE) + '"', environment)
+    assert 'export HF_HOME="$ance_cache/huggingface"' in environment
+    assert "unset HF_HUB_CACHE" not in environment and "HF_HUB_CACHE=" not in environment
+
+
+def test_job_hub_cache_by_runtime(monkeypatch, tmp_path):
+    from ance_core.config import validate_experiment
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    native = validate_experiment({"name": "x", "outputs": {"root": str(tmp_path / "runs")}})
+    image = validate_experiment({"name": "x", "outputs": {"root": str(tmp_path / "runs")},
+                                 "resources": {"runtime": "apptainer"}})
+    assert hub.job_hub_cache(native) == tmp_path / "home" / "hub"
+    assert hub.job_hub_cache(image) == tmp_path / "runs" / ".cache" / "huggingface" / "hub"
