@@ -433,4 +433,8 @@ class Experiment(Strict):
                              "refresher shares the trainer's first GPU, as the study's generator shared its GPUs)")
         if self.train.precision != "fp32" and self.resources.executor == "slurm" and self.resources.gpus == 0:
             raise ValueError(f"train.precision {self.train.precision!r} needs GPUs (resources.gpus >= 1)")
+        warmup_precision = self.warmup.precision or self.train.precision
+        if (self.warmup.enabled and warmup_precision != "fp32" and self.resources.executor == "slurm"
+                and self.resources.gpus == 0):
+            raise ValueError(f"warmup.precision {warmup_precision!r} needs GPUs (resources.gpus >= 1)")
         return self
