@@ -20,18 +20,19 @@ REPO = Path(__file__).resolve().parents[3]
 GPU_EXPERIMENT = REPO / "experiments" / "msmarco-10" / "top20.yaml"
 
 
-def _ance(*args: str, **env: str) -> subprocess.CompletedProcess:
+def _ance(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if k != GPUS_ENV}
-    environ.update(env)
+    environ.update(env, COLUMNS="300")
     return subprocess.run([sys.executable, "-m", "ance_core.cli", *args], capture_output=True, text=True,
-                          env=environ, cwd=REPO, timeout=300)
+                          env=environ, cwd=cwd, timeout=300)
 
 
 @pytest.mark.skipif(torch.version.cuda is not None, reason="needs the CPU build of torch")
-def test_gpu_job_with_cpu_torch_exits_2_with_the_reason_and_versions():
+def test_gpu_job_with_cpu_torch_exits_2_with_the_reason_and_versions(tmp_path):
     assert load_experiment(GPU_EXPERIMENT).resources.gpus > 0  # the study asks for GPUs
     started = time.monotonic()
-    result = _ance("run", "--config", str(GPU_EXPERIMENT), **{GPUS_ENV: "4", "CUDA_VISIBLE_DEVICES": "0,1,2,3"})
+    result = _ance(tmp_path, "run", "--config", str(GPU_EXPERIMENT),
+                   **{GPUS_ENV: "4", "CUDA_VISIBLE_DEVICES": "0,1,2,3"})
     assert result.returncode == 2, result.stderr
     message = " ".join(result.stderr.split())
     assert "given 4 GPU(s)" in message
@@ -40,12 +41,14 @@ def test_gpu_job_with_cpu_torch_exits_2_with_the_reason_and_versions():
     assert "CUDA_VISIBLE_DEVICES=0,1,2,3" in message
     # At once: before the experiment's data (absent here) or model is looked at.
     assert "data/msmarco" not in message and time.monotonic() - started < 60
+    assert not list(tmp_path.iterdir())  # nothing written
 
 
 @pytest.mark.skipif(torch.version.cuda is not None, reason="needs the CPU build of torch")
-def test_the_same_stage_without_a_gpu_request_goes_past_the_check():
-    result = _ance("run", "--config", str(GPU_EXPERIMENT), "--set", "data.dataset=/nonexistent/msmarco")
-    assert "GPU" not in result.stderr
+def test_the_same_stage_without_a_gpu_request_goes_past_the_check(tmp_path):
+    result = _ance(tmp_path, "run", "--config", str(GPU_EXPERIMENT), "--set", "data.dataset=/nonexistent/msmarco",
+                   "--set", "warmup.precision=fp32", "--set", f"outputs.root={tmp_path / 'runs'}")
+    assert GPUS_ENV not in result.stderr
     assert result.returncode != 0 and "/nonexistent/msmarco" in " ".join(result.stderr.split())
 
 
