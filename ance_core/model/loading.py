@@ -66,8 +66,12 @@ def is_checkpoint(path: str | Path) -> bool:
     return (Path(path) / ENCODER_JSON).is_file()
 
 
-def resolve_model_dir(name_or_path: str) -> Path:
-    """A local folder holding config, weights and tokenizer (hub names go through the HF cache)."""
+def resolve_model_dir(name_or_path: str, *, cache: Path | None = None, offline: bool | None = None) -> Path:
+    """A local folder holding config, weights and tokenizer (hub names go through the HF cache).
+
+    cache/offline: where and how to look for a hub name (default: this environment's hub cache and
+    HF_HUB_OFFLINE); the pre-flight passes `hub.job_hub_cache(experiment)` and offline=True to see
+    what a job will find."""
     if name_or_path == MINILM:
         return minilm_path()
     path = Path(os.path.expandvars(os.path.expanduser(name_or_path)))
@@ -76,11 +80,11 @@ def resolve_model_dir(name_or_path: str) -> Path:
     if name_or_path.startswith(("/", "./", "../", "~")) or path.exists() or name_or_path.count("/") > 1:
         raise InputError.single(None, "model", "'minilm', an existing model folder or a HF hub name", name_or_path)
     try:
-        return hub.download(name_or_path)
+        return hub.download(name_or_path, cache, offline=offline)
     except Exception as exc:  # noqa: BLE001 - offline, unknown repo, gated: all mean "not available here"
         raise InputError.single(
-            None, "model", f"'minilm', a model folder, or a HF hub name that is in the HF cache ({hub.hub_cache()}) "
-            f"or downloadable; on a node with internet: ance model fetch {name_or_path}",
+            None, "model", f"'minilm', a model folder, or a HF hub name that is in the HF cache "
+            f"({cache or hub.hub_cache()}) or downloadable; on a node with internet: ance model fetch {name_or_path}",
             f"{name_or_path!r} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})", raw=True,
         ) from None
 

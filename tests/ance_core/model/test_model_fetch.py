@@ -133,6 +133,25 @@ def test_fetch_for_an_experiment_fills_the_cache_its_image_jobs_read(served, tmp
     assert Path(result.stdout.strip().splitlines()[-1]).is_relative_to(root / ".cache" / "huggingface" / "hub")
 
 
+def test_pre_flight_resolution_for_an_experiment_offline(served, tmp_path):
+    """What the launcher's pre-flight calls: resolve as the job will, offline, before queueing."""
+    from ance_core.config import validate_experiment
+    from ance_core.errors import InputError
+    from ance_core.model import resolve_model_dir
+
+    experiment = validate_experiment({"name": "x", "model": {"name": NAME}, "outputs": {"root": str(tmp_path / "runs")},
+                                      "resources": {"runtime": "apptainer"}})
+    cache = hub.job_hub_cache(experiment)
+    with pytest.raises(InputError, match=f"ance model fetch {NAME}") as refused:
+        resolve_model_dir(NAME, cache=cache, offline=True)
+    assert str(cache) in str(refused.value)
+    assert hub.cached_snapshot(NAME, cache) is None
+    fetched = _ance("model", "fetch", NAME, "--cache", str(cache.parent), env={"HF_ENDPOINT": served.url})
+    assert fetched.returncode == 0, fetched.stderr
+    snapshot = hub.cached_snapshot(NAME, cache)
+    assert snapshot is not None and resolve_model_dir(NAME, cache=cache, offline=True) == snapshot
+
+
 def test_the_image_sets_hf_home_where_job_hub_cache_says():
     environment = (REPO / "containers" / "ance.def").read_text()
     assert re.search(r'ance_cache="\$\{ANCE_RUNS:-[^"]*\}/' + re.escape(hub.IMAGE_CACHE) + '"', environment)
