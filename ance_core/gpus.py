@@ -42,7 +42,7 @@ def require_requested_gpus() -> None:
         f"torch {torch.__version__}, CUDA build {torch.version.cuda or 'none'}, "
         f"CUDA_VISIBLE_DEVICES={visible if visible is not None else '(unset)'}"
     )
-    if torch.version.cuda is None:
+    if torch.version.cuda is None and getattr(torch.version, "hip", None) is None:  # ROCm builds drive GPUs too
         reason = "torch is built without CUDA (torch.version.cuda is None)"
         fix = "install the CUDA build of torch (README, 'Torch') or run in the image (resources.runtime: apptainer)"
     elif not torch.cuda.is_available():
