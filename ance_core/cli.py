@@ -15,6 +15,7 @@ import sys
 
 from ance_core import __version__
 from ance_core.errors import DISK_ERRNOS, AnceError
+from ance_core.gpus import require_requested_gpus
 
 STAGES: dict[str, str] = {
     "data": "data sets: download MS MARCO, make a subset, rebuild the Debian corpus",
@@ -26,6 +27,7 @@ STAGES: dict[str, str] = {
     "eval": "MRR@10, nDCG@10, R@k of a checkpoint on a split",
     "report": "tables and plots from run directories and the original study's logs",
     "selftest": "check torch, faiss, tokenizer and model loading; run a tiny loop",
+    "model": "models offline: `ance model fetch NAME` puts a HF hub model where the jobs look",
 }
 
 log = logging.getLogger("ance")
@@ -68,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     try:
+        require_requested_gpus()
         return int(args._main(args) or 0)
     except AnceError as exc:
         log.error("%s", exc)

@@ -67,3 +67,9 @@ class StageError(AnceError):
     """A stage that cannot go on (missing checkpoint, disk full, ...); the message says what to do."""
 
     exit_code = 1
+
+
+class DeviceError(AnceError):
+    """The job was given GPUs that this process cannot use: stop at once rather than train on the CPU."""
+
+    exit_code = 2

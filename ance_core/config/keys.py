@@ -15,7 +15,8 @@ and fails on a field that is in neither list):
 * warmup.enabled, warmup.init_checkpoint: an experiment with a warm-up has them at true and null.
 * ance.mode, top_k, refresh_every, refreshes, query_fraction, segment: the ANCE loop after checkpoint-0.
 * ance.encode.batch_size: batching does not change an embedding (the embedding cache's key leaves it out too).
-* train.lr, warmup_steps, schedule_steps: the warm-up takes warmup.lr, warmup.steps // 10 and warmup.steps.
+* train.lr, warmup_steps, schedule_steps: the warm-up takes warmup.lr, warmup.warmup_steps and warmup.schedule_steps.
+* logging.tensorboard: event files mirror metrics.jsonl; they change no number the warm-up writes.
 * train.checkpoint_every, keep_last: resume points only, deleted once checkpoint-0 is written.
 * eval.every_refreshes: the warm-up evaluates once (its baselines).
 * resources: the warm-up is one process on at most one GPU (slurm_templates/warmup.sh.j2) whatever they say.
@@ -38,6 +39,12 @@ WARMUP_KEY_FIELDS = (
     "warmup.steps",
     "warmup.lr",
     "warmup.query_fraction",
+    "warmup.batch_size",  # the warm-up's own recipe (null: the train section's value, which is in the key too)
+    "warmup.grad_accum",
+    "warmup.precision",
+    "warmup.passage_max_len",
+    "warmup.warmup_steps",
+    "warmup.schedule_steps",
     "ance.encode.precision",  # the zero-shot baseline's embeddings
     "ance.encode.quantize_cpu",
     "ance.index",  # the zero-shot baseline's search

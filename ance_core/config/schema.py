@@ -299,13 +299,25 @@ class WarmupConfig(Strict):
 
     enabled: bool = Field(True, description="Train a warm-up; false starts from model.name as it is.")
     init_checkpoint: str | None = Field(
-        None, description="Start from this checkpoint instead (the study: ANCE's released warm-up)."
+        None, description="Start from this checkpoint instead (a warm-up trained elsewhere); no warm-up job runs."
     )
     bm25_depth: PositiveInt = Field(100, description="BM25 candidates per query to draw negatives from.")
     negatives_per_query: PositiveInt = Field(4, description="BM25 negatives per query.")
     steps: PositiveInt = Field(1000, description="Warm-up training steps.")
     lr: PositiveFloat = Field(2e-5, description="Warm-up peak learning rate.")
     query_fraction: Fraction = Field(1.0, description="Fraction of train queries used in the warm-up.")
+    # The warm-up's own recipe where it differs from the ANCE training's (null: the train/model value).
+    batch_size: PositiveInt | None = Field(None, description="Warm-up examples per step per device (null: train's).")
+    grad_accum: PositiveInt | None = Field(None, description="Warm-up micro-batches per step (null: train's).")
+    precision: Literal["fp32", "bf16", "fp16"] | None = Field(None, description="Warm-up autocast (null: train's).")
+    passage_max_len: PositiveInt | None = Field(
+        None, description="Passage tokens in warm-up training (null: model.passage_max_len); checkpoint-0 keeps "
+        "the model's length for the runs.",
+    )
+    warmup_steps: NonNegativeInt | None = Field(None, description="Linear lr warm-up steps (null: steps // 10).")
+    schedule_steps: PositiveInt | None = Field(
+        None, description="Step at which the warm-up's linear decay reaches 0 (null: steps).",
+    )
 
     @model_validator(mode="after")
     def _one_start(self) -> "WarmupConfig":
@@ -388,6 +400,25 @@ class ResourcesConfig(Strict):
         return self
 
 
+class LoggingConfig(Strict):
+    tensorboard: bool = Field(
+        False, description="Also write metrics.jsonl's numbers as TensorBoard event files in the run folder "
+        "(`tensorboard --logdir runs/`); needs the tensorboard package (extras gpu, dev).",
+    )
+
+    @field_validator("tensorboard")
+    @classmethod
+    def _tensorboard_installed(cls, value: bool) -> bool:
+        import importlib.util
+
+        if value and importlib.util.find_spec("tensorboard") is None:
+            raise ValueError(
+                "the tensorboard package for logging.tensorboard: true (pip install tensorboard, or the "
+                "gpu/dev extras), found it not installed; or set logging.tensorboard: false"
+            )
+        return value
+
+
 class OutputsConfig(Strict):
     root: str = Field("runs", description="Runs root: runs/<experiment>/<run-id>/.")
 
@@ -408,6 +439,7 @@ class Experiment(Strict):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @property
     def label(self) -> str:
@@ -426,8 +458,9 @@ class Experiment(Strict):
 
     @model_validator(mode="after")
     def _conflicts(self) -> "Experiment":
-        if self.ance.mode == "async" and self.resources.executor == "slurm" and self.resources.gpus_refresh == 0:
-            raise ValueError("ance.mode 'async' on SLURM needs resources.gpus_refresh >= 1")
+        if self.ance.mode == "async" and self.resources.executor == "slurm" and self.resources.gpus == 0:
+            raise ValueError("ance.mode 'async' on SLURM needs GPUs: resources.gpus >= 1 (gpus_refresh 0: the "
+                             "refresher shares the trainer's first GPU, as the study's generator shared its GPUs)")
         if self.train.precision != "fp32" and self.resources.executor == "slurm" and self.resources.gpus == 0:
             raise ValueError(f"train.precision {self.train.precision!r} needs GPUs (resources.gpus >= 1)")
         if self.eval.split == self.data.train_split:
@@ -435,6 +468,10 @@ class Experiment(Strict):
                 "eval.split", f"a split other than data.train_split {self.data.train_split!r} (evaluating on the "
                 "training queries reports training-set metrics)", repr(self.eval.split),
             )
+        warmup_precision = self.warmup.precision or self.train.precision
+        if (self.warmup.enabled and warmup_precision != "fp32" and self.resources.executor == "slurm"
+                and self.resources.gpus == 0):
+            raise ValueError(f"warmup.precision {warmup_precision!r} needs GPUs (resources.gpus >= 1)")
         self._negatives_fit_the_loss()
         return self
 

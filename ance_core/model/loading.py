@@ -36,6 +36,7 @@ from ance_core import __version__
 from ance_core.config.schema import ModelConfig
 from ance_core.errors import InputError
 from ance_core.io.atomic import atomic_dir, is_complete, write_json
+from ance_core.model import hub
 from ance_core.model.encoder import AnceHead, DualEncoder, EncoderSpec, Tower
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,12 @@ def is_checkpoint(path: str | Path) -> bool:
     return (Path(path) / ENCODER_JSON).is_file()
 
 
-def resolve_model_dir(name_or_path: str) -> Path:
-    """A local folder holding config, weights and tokenizer (hub names go through the HF cache)."""
+def resolve_model_dir(name_or_path: str, *, cache: Path | None = None, offline: bool | None = None) -> Path:
+    """A local folder holding config, weights and tokenizer (hub names go through the HF cache).
+
+    cache/offline: where and how to look for a hub name (default: this environment's hub cache and
+    HF_HUB_OFFLINE); the pre-flight passes `hub.job_hub_cache(experiment)` and offline=True to see
+    what a job will find."""
     if name_or_path == MINILM:
         return minilm_path()
     path = Path(os.path.expandvars(os.path.expanduser(name_or_path)))
@@ -75,13 +80,11 @@ def resolve_model_dir(name_or_path: str) -> Path:
     if name_or_path.startswith(("/", "./", "../", "~")) or path.exists() or name_or_path.count("/") > 1:
         raise InputError.single(None, "model", "'minilm', an existing model folder or a HF hub name", name_or_path)
     try:
-        from huggingface_hub import snapshot_download
-
-        patterns = ["*.json", "*.safetensors", "*.bin", "*.txt", "*.model"]
-        return Path(snapshot_download(repo_id=name_or_path, allow_patterns=patterns))
+        return hub.download(name_or_path, cache, offline=offline)
     except Exception as exc:  # noqa: BLE001 - offline, unknown repo, gated: all mean "not available here"
         raise InputError.single(
-            None, "model", "'minilm', a model folder, or a HF hub name that is in the HF cache or downloadable",
+            None, "model", f"'minilm', a model folder, or a HF hub name that is in the HF cache "
+            f"({cache or hub.hub_cache()}) or downloadable; on a node with internet: ance model fetch {name_or_path}",
             f"{name_or_path!r} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})", raw=True,
         ) from None
 
@@ -166,7 +169,7 @@ def _files_digest(folder: Path, names: tuple[str, ...]) -> dict[str, str]:
     return found
 
 
-def _weights_present(folder: Path) -> None:
+def require_weights(folder: Path) -> None:
     if not any((folder / name).is_file() for name in WEIGHT_FILES):
         raise InputError.single(folder, "weights", f"one of {', '.join(WEIGHT_FILES)}", "none of them", raw=True)
 
@@ -176,7 +179,7 @@ def encoder_fingerprint(name_or_path: str, model_cfg: ModelConfig | None = None)
     folder = resolve_model_dir(name_or_path)
     if is_checkpoint(folder):
         return str(_read_encoder_json(folder)["fingerprint"])
-    _weights_present(folder)
+    require_weights(folder)
     spec = resolve_spec(folder, model_cfg)
     has_head = bool(_read_head_tensors(folder, names_only=True)) if spec.ance_head else False
     return _fingerprint(
@@ -274,7 +277,7 @@ def load_encoder(
     from transformers import AutoTokenizer
 
     folder = resolve_model_dir(name_or_path)
-    _weights_present(folder)
+    require_weights(folder)
     spec = resolve_spec(folder, model_cfg)
     checkpoint = is_checkpoint(folder)
     if checkpoint and not is_complete(folder):

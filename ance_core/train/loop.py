@@ -77,7 +77,7 @@ class Run:
 
     @property
     def metrics(self) -> MetricsLog:
-        return MetricsLog(self.run_dir / METRICS_FILE)
+        return MetricsLog(self.run_dir / METRICS_FILE, tensorboard=self.experiment.logging.tensorboard)
 
     @property
     def negatives_dir(self) -> Path:

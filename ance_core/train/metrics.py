@@ -54,9 +54,11 @@ def _drop_torn_tail(fd: int, chunk: int = 1 << 16) -> None:
 
 
 class MetricsLog:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, tensorboard: bool = False):
+        """tensorboard: also write each event's numbers as TensorBoard scalars in the same folder."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tensorboard = tensorboard
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -78,6 +80,10 @@ class MetricsLog:
                 os.write(fd, line)
             finally:
                 os.close(fd)
+        if self.tensorboard:
+            from ance_core.train import tensorboard
+
+            tensorboard.mirror(self.path.parent, event)
         return event
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
@@ -114,4 +120,8 @@ class MetricsLog:
                 kept.append(line)
             if len(kept) != len(lines):
                 write_text(self.path, "".join(line + "\n" for line in kept))
-            return len(lines) - len(kept)
+        if self.tensorboard:
+            from ance_core.train import tensorboard
+
+            tensorboard.rewound(self.path.parent, step)
+        return len(lines) - len(kept)

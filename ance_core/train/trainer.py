@@ -4,7 +4,7 @@
 scaler, autocast); `Feed` the data side (the current negatives file and the
 position in its seeded order); `Session` runs steps until a target step:
 gradient accumulation, clipping, `train` events in metrics.jsonl, a rich
-progress bar, checkpoints every `checkpoint_every` steps and at the target,
+progress bar on a terminal (plain lines in batch logs), checkpoints every `checkpoint_every` steps and at the target,
 a stop signal turned into checkpoint + `Requeue`, and (asynchronous mode) a
 switch to a newer negatives file as soon as a complete one appears.
 """
@@ -26,6 +26,7 @@ from torch import nn
 from ance_core.config.schema import TrainConfig
 from ance_core.console import err_console
 from ance_core.data.tokcache import TokenCache
+from ance_core.encode.progress import LOG_EVERY_S
 from ance_core.errors import InputError
 from ance_core.model import DualEncoder
 from ance_core.train import distributed as D
@@ -335,10 +336,38 @@ class _Bar:
             self.progress.update(self.task, completed=step, loss=loss, rate=rate)
 
 
+class _Lines:
+    """Progress for logs that are not terminals (SLURM output files), where a rich bar shows nothing:
+    a plain line at the first step, then at most every LOG_EVERY_S seconds, and at the last step."""
+
+    def __init__(self, phase: str, start: int, until: int):
+        self.phase, self.start, self.until = phase, start, until
+        self.last: float | None = None
+
+    def update(self, step: int, loss: float, rate: float) -> None:
+        now = time.monotonic()
+        if self.last is not None and now - self.last < LOG_EVERY_S and step < self.until:
+            return
+        self.last = now
+        left = f"{_duration((self.until - step) / rate)} left" if rate > 0 else "time left unknown"
+        log.info("%s: step %d/%d (%.1f%%), loss %.4f, %.2f steps/s, %s",
+                 self.phase, step, self.until, 100.0 * step / max(self.until, 1), loss, rate, left)
+
+
+def _duration(seconds: float) -> str:
+    """'1d 02:03:04' or '02:03:04'."""
+    days, rest = divmod(int(seconds), 86400)
+    clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}d {clock}" if days else clock
+
+
 @contextlib.contextmanager
 def _progress(phase: str, start: int, until: int, enabled: bool):
     if not enabled:
         yield _Bar(None, None)
+        return
+    if not err_console.is_terminal:
+        yield _Lines(phase, start, until)
         return
     progress = Progress(
         TextColumn("[bold]{task.description}"),

@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 
 from ance_core.config import Experiment, warmup_key
-from ance_core.config.schema import RandomSegment
+from ance_core.config.schema import RandomSegment, TrainConfig
 from ance_core.data import Collection, load_collection, load_qrels, load_queries
 from ance_core.data.subset import check_held_out, subset_source
 from ance_core.data.tokcache import token_cache
@@ -91,13 +91,13 @@ def _finish(directory: Path, steps: int) -> None:
 
 def _train(experiment: Experiment, seed: int, directory: Path, dist: D.DistInfo, stop: StopFlag) -> None:
     # ---- setup
-    cfg, train_cfg = experiment.warmup, experiment.train
+    cfg, train_cfg = experiment.warmup, warmup_train_config(experiment)
     device = D.device_for(dist)
     check_precision(train_cfg.precision, device)
     check_held_out(experiment)  # every rank, before the first barrier
     if dist.main:
         rundir.prepare(directory, experiment, "warmup", identity=warmup_key)
-    metrics = MetricsLog(directory / METRICS_FILE)
+    metrics = MetricsLog(directory / METRICS_FILE, tensorboard=experiment.logging.tensorboard)
     negatives_dir = directory / NEGATIVES_DIR
     logged = D.broadcast(dist, {e.get("name") for e in metrics.events("baseline")})
     if dist.main:
@@ -121,10 +121,11 @@ def _train(experiment: Experiment, seed: int, directory: Path, dist: D.DistInfo,
     encoder = load_encoder(str(resume.path) if resume else experiment.model.name, experiment.model)
     cache = rundir.cache_root(experiment)
     source = subset_source(experiment)
-    passages = token_cache(encoder.tokenizer, source.collection, cache, encoder.spec.passage_max_len)
+    passages = token_cache(encoder.tokenizer, source.collection, cache, cfg.passage_max_len or encoder.spec.passage_max_len)
     queries = token_cache(encoder.tokenizer, source.queries(experiment.data.train_split), cache, encoder.spec.query_max_len)
     trainer = Trainer(
-        encoder, train_cfg, lr=cfg.lr, total_steps=cfg.steps, warmup_steps=cfg.steps // 10, dist=dist, device=device
+        encoder, train_cfg, lr=cfg.lr, total_steps=cfg.schedule_steps or cfg.steps,
+        warmup_steps=cfg.steps // 10 if cfg.warmup_steps is None else cfg.warmup_steps, dist=dist, device=device,
     )
     feed = Feed(queries, passages, seed, trainer.loss_fn.negatives)
     session = Session(directory, trainer, feed, metrics, stop, phase="warmup")
@@ -146,6 +147,13 @@ def _train(experiment: Experiment, seed: int, directory: Path, dist: D.DistInfo,
         _finish(directory, cfg.steps)
         log.info("warm-up done: %s", directory / FINAL)
     D.barrier(dist)
+
+
+def warmup_train_config(experiment: Experiment) -> TrainConfig:
+    """The train section with the warm-up's own batch, accumulation and precision where it sets them."""
+    cfg = experiment.warmup
+    own = {"batch_size": cfg.batch_size, "grad_accum": cfg.grad_accum, "precision": cfg.precision}
+    return experiment.train.model_copy(update={k: v for k, v in own.items() if v is not None})
 
 
 def mine_bm25(experiment: Experiment, seed: int, path: Path, index: BM25Index, collection: Collection) -> None:

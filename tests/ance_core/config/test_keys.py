@@ -64,6 +64,12 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "warmup.steps": (SHAPES, 10),
     "warmup.lr": (SHAPES, 1e-5),
     "warmup.query_fraction": (SHAPES, 0.5),
+    "warmup.batch_size": (SHAPES, 3),
+    "warmup.grad_accum": (SHAPES, 3),
+    "warmup.precision": (SHAPES, "bf16"),
+    "warmup.passage_max_len": (SHAPES, 16),
+    "warmup.warmup_steps": (SHAPES, 2),
+    "warmup.schedule_steps": (SHAPES, 99),
     # the ANCE loop after checkpoint-0, except what the zero-shot baseline encodes and searches with
     "ance.mode": (IGNORED, "async"),
     "ance.top_k": (IGNORED, 100),
@@ -115,6 +121,8 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "resources.shards": (IGNORED, 4),
     "resources.modules": (IGNORED, ["cuda"]),
     "resources.binds": (IGNORED, ["/scratch"]),
+    # event files mirror metrics.jsonl's numbers
+    "logging.tensorboard": (IGNORED, True),
     # the warm-up folder lives under the root
     "outputs.root": (IGNORED, "elsewhere"),
 }

@@ -104,3 +104,26 @@ def test_a_strategy_resumes_a_warmup_another_strategy_started(tiny_experiment):
     longer = load_experiment(tiny_experiment(warmup={"steps": 96}))
     with pytest.raises(InputError, match=r"config.yaml: experiment: expected the same configuration as this run"):
         rundir.prepare(directory, warmup_experiment(longer, 0), "warmup", identity=warmup_key)
+
+
+def test_warmup_recipe_of_its_own(tiny_experiment):
+    """The study's warm-up differs from its ANCE training (batch, precision, 128-token passages, schedule):
+    warmup.* sets those for the warm-up alone; checkpoint-0 keeps the model's lengths for the runs."""
+    from ance_core.train.rundir import cache_root
+    from ance_core.train.warmup import warmup_train_config
+
+    recipe = {"steps": 8, "lr": 1e-3, "batch_size": 3, "grad_accum": 1, "passage_max_len": 8,
+              "warmup_steps": 0, "schedule_steps": 16}
+    exp = load_experiment(tiny_experiment(warmup=recipe, train={"batch_size": 8, "grad_accum": 2, "log_every": 4}))
+    own = warmup_train_config(exp)
+    assert (own.batch_size, own.grad_accum, own.precision) == (3, 1, exp.train.precision)
+    assert (exp.train.batch_size, exp.train.grad_accum) == (8, 2)  # the ANCE training keeps its own
+
+    final = run_warmup(exp, 0, DistInfo(), StopFlag())
+    lrs = [e["lr"] for e in events(final.parent, "train")]
+    # No lr warm-up, linear decay to 0 at step 16 (not at the warm-up's last step 8): the lr of steps 4 and 8.
+    assert lrs == pytest.approx([1e-3 * (16 - 3) / 16, 1e-3 * (16 - 7) / 16])
+    lengths = {json.loads(p.read_text()).get("max_len") for p in cache_root(exp).rglob("*.json")}
+    assert 8 in lengths  # passages tokenized at the warm-up's length
+    spec = json.loads((final / "encoder.json").read_text())["spec"]
+    assert spec["passage_max_len"] == exp.model.passage_max_len == 24

@@ -16,6 +16,7 @@
 #SBATCH --array=0-3
 #SBATCH --signal=B:USR1@300
 #SBATCH --requeue
+export ANCE_GPUS=1
 # ance-launch job encode.top20: embed the collection with one checkpoint, 4 array task(s), one shard each.
 set -uo pipefail  # no -e: the exit status of the stage decides what happens next
 export PYTHONUNBUFFERED=1

@@ -15,6 +15,7 @@
 #SBATCH --constraint=a100|a40
 #SBATCH --signal=B:USR1@300
 #SBATCH --requeue
+export ANCE_GPUS=4
 # ance-launch job run.top20.s0: the ANCE run of seed 0 on one node (async mode: trainer on 3 GPU(s), refresher on 1).
 set -uo pipefail  # no -e: the exit status of the stage decides what happens next
 export PYTHONUNBUFFERED=1

@@ -15,6 +15,7 @@
 #SBATCH --constraint=a100|a40
 #SBATCH --signal=B:USR1@300
 #SBATCH --no-requeue
+export ANCE_GPUS=2
 # ance-launch job run.top20.s1: the ANCE run of seed 1 on one node (sync mode).
 set -uo pipefail  # no -e: the exit status of the stage decides what happens next
 export PYTHONUNBUFFERED=1

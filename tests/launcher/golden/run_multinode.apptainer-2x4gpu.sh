@@ -15,6 +15,7 @@
 #SBATCH --constraint=a100|a40
 #SBATCH --signal=B:USR1@300
 #SBATCH --requeue
+export ANCE_GPUS=4
 # ance-launch job run.top20.s0: the ANCE run of seed 0 on 2 node(s): srun starts one torchrun per node,
 # with 4 worker(s) each; they meet (rendezvous) on the first node of the allocation.
 set -uo pipefail  # no -e: the exit status of the stage decides what happens next

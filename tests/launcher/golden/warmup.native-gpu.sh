@@ -15,6 +15,7 @@
 #SBATCH --constraint=a100|a40
 #SBATCH --signal=B:USR1@300
 #SBATCH --requeue
+export ANCE_GPUS=1
 # ance-launch job warmup.s0: BM25 warm-up (checkpoint-0) of seed 0, shared by the strategies.
 set -uo pipefail  # no -e: the exit status of the stage decides what happens next
 export PYTHONUNBUFFERED=1
