@@ -330,6 +330,10 @@ class ResourcesConfig(Strict):
         0, description="Of those, GPUs given to the refresher in async mode (the study: 1 of 4, or 2 of 4)."
     )
     gpu_type: SafeToken | None = Field(None, description="GRES type, e.g. a100 (--gres=gpu:a100:4).")
+    cpu_ranks: PositiveInt = Field(
+        1, description="Without GPUs (gpus: 0): trainer processes on the node (torchrun, gloo); 2 rehearses a "
+        "multi-GPU trainer on CPU. Ignored when gpus > 0 (one rank per trainer GPU)."
+    )
     cpus: PositiveInt = Field(2, description="CPUs per task.")
     mem: Annotated[str, Field(pattern=MEM_PATTERN)] = Field("16G", description="Memory per node, e.g. 64G.")
     time: str = Field("04:00:00", description="Time limit: HH:MM:SS or D-HH[:MM[:SS]] (SLURM's forms).")
@@ -396,8 +400,10 @@ class Experiment(Strict):
 
     @model_validator(mode="after")
     def _conflicts(self) -> "Experiment":
-        if self.ance.mode == "async" and self.resources.executor == "slurm" and self.resources.gpus_refresh == 0:
-            raise ValueError("ance.mode 'async' on SLURM needs resources.gpus_refresh >= 1")
+        res = self.resources
+        if self.ance.mode == "async" and res.executor == "slurm" and res.gpus and res.gpus_refresh == 0:
+            raise ValueError("ance.mode 'async' on SLURM with GPUs needs resources.gpus_refresh >= 1 "
+                             "(without GPUs, gpus: 0, trainer and refresher share the CPUs)")
         if self.train.precision != "fp32" and self.resources.executor == "slurm" and self.resources.gpus == 0:
             raise ValueError(f"train.precision {self.train.precision!r} needs GPUs (resources.gpus >= 1)")
         return self

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from ance_core.errors import StageError
-from ance_core.io.atomic import atomic_dir, is_complete, remove_stale_temps, write_json
+from ance_core.io.atomic import atomic_dir, is_complete, remove_stale_temps, write_json, write_text
 from ance_core.model import DualEncoder, write_encoder_files
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,39 @@ def _pins_locked(run_dir: str | Path) -> Iterator[Path]:
 
 
 def _pinned(folder: Path) -> set[int]:
-    return {int(p.name.removeprefix("pinned-")) for p in folder.glob("pinned-*") if p.name[7:].isdigit()}
+    pins = {int(p.name.removeprefix("pinned-")) for p in folder.glob("pinned-*") if p.name[7:].isdigit()}
+    return pins | {step for p in folder.glob(f"{_CLAIM}*") if (step := _claimed_step(p)) is not None}
+
+
+_CLAIM = "claim-"
+
+
+def _claimed_step(path: Path) -> int | None:
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def claim_checkpoint(run_dir: str | Path, owner: str, at_least: int) -> Checkpoint | None:
+    """The checkpoint `owner` claimed before, if it is still whole; else the newest with step >= at_least
+    (None if there is none yet), claimed now. A claim outlives the process and keeps its checkpoint from
+    pruning until `release_claim`: work abandoned on a stop signal resumes with the same checkpoint."""
+    with _pins_locked(run_dir) as folder:
+        claim = folder / f"{_CLAIM}{owner}"
+        step = _claimed_step(claim)
+        found = next((c for c in list_checkpoints(run_dir) if c.step == step), None) if step is not None else None
+        if found is None:
+            found = latest_checkpoint(run_dir)
+            if found is None or found.step < at_least:
+                return None
+            write_text(claim, str(found.step))
+        return found
+
+
+def release_claim(run_dir: str | Path, owner: str) -> None:
+    with _pins_locked(run_dir) as folder:
+        (folder / f"{_CLAIM}{owner}").unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
