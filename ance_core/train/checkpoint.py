@@ -9,9 +9,10 @@ file) is written, so a kill at any moment leaves the previous checkpoint whole
 and never a folder that looks complete but is not.
 
 Kept: the newest `keep_last`, the best by dev metric (`best.json`, written by
-whoever evaluates), and any step pinned by a reader (the asynchronous
-refresher pins the checkpoint it mines with, so the trainer cannot prune it
-from under it).
+whoever evaluates), and any step claimed by a reader (`claim-<owner>` files:
+the asynchronous refresher claims the checkpoint each refresh mines with, so
+the trainer cannot prune it from under it, and a refresh abandoned on a stop
+signal resumes with the same one).
 """
 
 from __future__ import annotations
@@ -171,11 +172,6 @@ def _pins_locked(run_dir: str | Path) -> Iterator[Path]:
         os.close(fd)
 
 
-def _pinned(folder: Path) -> set[int]:
-    pins = {int(p.name.removeprefix("pinned-")) for p in folder.glob("pinned-*") if p.name[7:].isdigit()}
-    return pins | {step for p in folder.glob(f"{_CLAIM}*") if (step := _claimed_step(p)) is not None}
-
-
 _CLAIM = "claim-"
 
 
@@ -184,6 +180,10 @@ def _claimed_step(path: Path) -> int | None:
         return int(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def _claimed(folder: Path) -> set[int]:
+    return {step for path in folder.glob(f"{_CLAIM}*") if (step := _claimed_step(path)) is not None}
 
 
 def claim_checkpoint(run_dir: str | Path, owner: str, at_least: int) -> Checkpoint | None:
@@ -207,30 +207,13 @@ def release_claim(run_dir: str | Path, owner: str) -> None:
         (folder / f"{_CLAIM}{owner}").unlink(missing_ok=True)
 
 
-@contextlib.contextmanager
-def pinned_newest(run_dir: str | Path, at_least: int) -> Iterator[Checkpoint | None]:
-    """The newest complete checkpoint with step >= at_least (or None), kept from pruning during the block."""
-    with _pins_locked(run_dir) as folder:
-        found = latest_checkpoint(run_dir)
-        if found is None or found.step < at_least:
-            found = None
-        else:
-            pin = folder / f"pinned-{found.step}"
-            pin.touch()
-    try:
-        yield found
-    finally:
-        if found is not None:
-            pin.unlink(missing_ok=True)
-
-
 def prune_checkpoints(run_dir: str | Path, keep_last: int, protect: tuple[int, ...] = ()) -> list[int]:
-    """Delete all but the newest `keep_last`, the best, pinned and protected steps; returns the deleted steps."""
+    """Delete all but the newest `keep_last`, the best, claimed and protected steps; returns the deleted steps."""
     with _pins_locked(run_dir) as folder:
         remove_stale_temps(folder)
         found = list_checkpoints(run_dir)
         best = read_best(run_dir)
-        keep = {c.step for c in found[-keep_last:]} | set(protect) | _pinned(folder)
+        keep = {c.step for c in found[-keep_last:]} | set(protect) | _claimed(folder)
         if best is not None:
             keep.add(int(best["step"]))
         deleted = []
