@@ -89,3 +89,21 @@ def test_on_slurm_a_failing_refresher_fails_the_job(slurm_cluster, make_experime
 
     assert (status.state, status.exit_code, status.restarts) == ("FAILED", 3, 0)
     assert _event(tmp_path, "trainer", "checkpointed on SIGUSR1") is not None
+
+
+def test_cpu_ranks_run_the_trainer_under_torchrun_beside_one_refresher(make_experiment):
+    from launcher.render import render
+
+    script = render(make_experiment(ance={"mode": "async"}, resources={"cpus": 3, "cpu_ranks": 2}), "run")
+    trainer = script[script.index("ance_trainer=("):].splitlines()[0]
+    assert "--nproc_per_node=2" in trainer and "--standalone" in trainer
+    assert script.count("--role trainer") == 1 and script.count("--role refresher") == 1
+    single = render(make_experiment(ance={"mode": "async"}, resources={"cpus": 2}), "run")
+    assert "ance_trainer=()" in single  # one rank: no torchrun
+
+
+def test_async_on_slurm_without_gpus_shares_the_cpus():
+    from ance_core.config import validate_experiment
+
+    exp = validate_experiment({"name": "cpu", "ance": {"mode": "async"}, "resources": {"executor": "slurm", "cpu_ranks": 2}})
+    assert (exp.resources.gpus, exp.resources.gpus_refresh, exp.resources.cpu_ranks) == (0, 0, 2)

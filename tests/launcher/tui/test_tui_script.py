@@ -72,9 +72,10 @@ async def test_changing_the_runtime_and_template_changes_the_script(app: Launche
 
 
 async def test_a_combination_the_schema_refuses_disables_submission(app: LauncherApp, workdir: Path):
-    """async mode on SLURM needs a refresher GPU: fine with the local executor, a problem with slurm."""
+    """async mode on SLURM with GPUs needs a refresher GPU: fine with the local executor, a problem with slurm."""
     (workdir / "experiments" / "top20.yaml").write_text(
-        (workdir / "experiments" / "top20.yaml").read_text().replace("  refreshes: 2\n", "  refreshes: 2\n  mode: async\n"))
+        (workdir / "experiments" / "top20.yaml").read_text().replace("  refreshes: 2\n", "  refreshes: 2\n  mode: async\n")
+        .replace("  gpus: 0\n", "  gpus: 2\n"))
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_script(pilot, "top20.yaml")
         assert screen.check_action("submit", ()) is True
