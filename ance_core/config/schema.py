@@ -372,6 +372,10 @@ class ResourcesConfig(Strict):
         0, description="Of those, GPUs given to the refresher in async mode (the study: 1 of 4, or 2 of 4)."
     )
     gpu_type: SafeToken | None = Field(None, description="GRES type, e.g. a100 (--gres=gpu:a100:4).")
+    cpu_ranks: PositiveInt = Field(
+        1, description="Without GPUs (gpus: 0): trainer processes on the node (torchrun, gloo); 2 rehearses a "
+        "multi-GPU trainer on CPU. Ignored when gpus > 0 (one rank per trainer GPU)."
+    )
     cpus: PositiveInt = Field(2, description="CPUs per task.")
     mem: Annotated[str, Field(pattern=MEM_PATTERN)] = Field("16G", description="Memory per node, e.g. 64G.")
     time: str = Field("04:00:00", description="Time limit: HH:MM:SS or D-HH[:MM[:SS]] (SLURM's forms).")
@@ -458,9 +462,6 @@ class Experiment(Strict):
 
     @model_validator(mode="after")
     def _conflicts(self) -> "Experiment":
-        if self.ance.mode == "async" and self.resources.executor == "slurm" and self.resources.gpus == 0:
-            raise ValueError("ance.mode 'async' on SLURM needs GPUs: resources.gpus >= 1 (gpus_refresh 0: the "
-                             "refresher shares the trainer's first GPU, as the study's generator shared its GPUs)")
         if self.train.precision != "fp32" and self.resources.executor == "slurm" and self.resources.gpus == 0:
             raise ValueError(f"train.precision {self.train.precision!r} needs GPUs (resources.gpus >= 1)")
         if self.eval.split == self.data.train_split:

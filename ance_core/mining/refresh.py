@@ -11,10 +11,11 @@ Steps and their files:
 1. corpus embeddings through the embedding cache (keyed by checkpoint + corpus content);
 2. the train queries with a positive in the corpus; `ance.query_fraction` of them,
    a different seeded sample at every refresh (ANCE's ann_chunk_factor);
-3. top-`ance.top_k` search, the segment sampler, `negatives-<r>.jsonl` then its
-   stats (sha256, lines, positive-in-top-K, ranks, qrels overlap, seconds per phase);
+3. top-`ance.top_k` search and the segment sampler (in memory);
 4. dev evaluation (`eval.split`, every `eval.every_refreshes`): `eval/refresh-<r>.json`
-   and the TREC run `eval/refresh-<r>.run.tsv`.
+   and the TREC run `eval/refresh-<r>.run.tsv`;
+5. `negatives-<r>.jsonl` then its stats (sha256, lines, positive-in-top-K, ranks,
+   qrels overlap, seconds per phase), last, so that nothing is published early.
 """
 
 from __future__ import annotations
@@ -157,12 +158,6 @@ def refresh(
     }
     if stats["qrels_overlap"]:
         raise RuntimeError(f"{stats['qrels_overlap']} sampled negatives are judged relevant: the sampler is broken")
-    stats["seconds"] = dict(phase.seconds)
-    path = negatives_path(run_dir / NEGATIVES_DIR, refresh)
-    with phase("write"):
-        stats = write_negatives(path, negative_records(qids, positives, mined.sampled, collection_ids), **stats)
-    log.info("refresh %d: %s (%d queries, positive in top-%d: %.3f, mean negative rank %s)", refresh, path,
-             stats["queries"], ance.top_k, stats["positive_in_topk"] or 0.0, stats["negative_rank"]["mean"])
 
     metrics: dict[str, float] = {}
     eval_path = None
@@ -170,6 +165,15 @@ def refresh(
         with phase("eval"):
             metrics, eval_path = _evaluate(experiment, encoder, source, collection_ids, corpus, run_dir, refresh,
                                            cache_root, options, show_progress)
+
+    # The negatives last: an asynchronous trainer takes them as soon as they are whole, so a refresh
+    # abandoned before its end (a stop signal) must not have published them (docs/ARCHITECTURE.md).
+    stats["seconds"] = dict(phase.seconds)
+    path = negatives_path(run_dir / NEGATIVES_DIR, refresh)
+    with phase("write"):
+        stats = write_negatives(path, negative_records(qids, positives, mined.sampled, collection_ids), **stats)
+    log.info("refresh %d: %s (%d queries, positive in top-%d: %.3f, mean negative rank %s)", refresh, path,
+             stats["queries"], ance.top_k, stats["positive_in_topk"] or 0.0, stats["negative_rank"]["mean"])
     return RefreshResult(path, {**stats, "seconds": dict(phase.seconds)}, metrics, eval_path)
 
 

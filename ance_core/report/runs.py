@@ -129,7 +129,7 @@ def identify_run(run_dir: Path) -> RunInfo:
         strategy=strategy,
         seed=_seed_of(run_dir, config),
         path=run_dir,
-        state=_read_state(run_dir / STATUS_FILE),
+        state=_read_state(run_dir / STATUS_FILE) if is_warmup else _run_state(run_dir, config),
     )
 
 
@@ -277,6 +277,22 @@ def _seed_of(run_dir: Path, config: dict[str, Any]) -> int | None:
         return seed
     match = _SEED_FOLDER.search(run_dir.name)
     return int(match.group(1)) if match else None
+
+
+def _run_state(run_dir: Path, config: dict[str, Any]) -> str:
+    """STATUS.json's state, except that a run is finished only when every planned refresh has its record
+    (docs/ARCHITECTURE.md, "Run directory"); otherwise it is unfinished work: running."""
+    from ance_core.train.rundir import missing_refreshes
+
+    state = _read_state(run_dir / STATUS_FILE)
+    planned = (config.get("ance") or {}).get("refreshes") if isinstance(config.get("ance"), dict) else None
+    if state == "finished" and isinstance(planned, int):
+        missing = missing_refreshes(run_dir, planned)
+        if missing:
+            log.warning("%s: STATUS.json says finished, but refreshes %s have no record: counted as running",
+                        run_dir, missing)
+            return "running"
+    return state
 
 
 def _read_state(path: Path) -> str:

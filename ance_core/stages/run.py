@@ -44,6 +44,9 @@ def main(args: argparse.Namespace) -> int:
     dist = D.init_distributed()
     if dist.active and args.role == "refresher":
         raise InputError.single(args.config, "--role", "'refresher' as one process (torchrun is for the trainer)", args.role)
+    if dist.active and args.role == "all" and experiment.ance.mode == "async":
+        raise InputError.single(args.config, "--role", "'trainer' under torchrun, with one `--role refresher` "
+                                "process beside it (as the run job script does): 'all' would start one per rank", args.role)
 
     # ---- the loop
     with stop_on_signals() as stop:

@@ -9,9 +9,10 @@ file) is written, so a kill at any moment leaves the previous checkpoint whole
 and never a folder that looks complete but is not.
 
 Kept: the newest `keep_last`, the best by dev metric (`best.json`, written by
-whoever evaluates), and any step pinned by a reader (the asynchronous
-refresher pins the checkpoint it mines with, so the trainer cannot prune it
-from under it).
+whoever evaluates), and any step claimed by a reader (`claim-<owner>` files:
+the asynchronous refresher claims the checkpoint each refresh mines with, so
+the trainer cannot prune it from under it, and a refresh abandoned on a stop
+signal resumes with the same one).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import numpy as np
 import torch
 
 from ance_core.errors import StageError
-from ance_core.io.atomic import atomic_dir, is_complete, remove_stale_temps, write_json
+from ance_core.io.atomic import atomic_dir, is_complete, remove_stale_temps, write_json, write_text
 from ance_core.model import DualEncoder, write_encoder_files
 
 log = logging.getLogger(__name__)
@@ -171,34 +172,48 @@ def _pins_locked(run_dir: str | Path) -> Iterator[Path]:
         os.close(fd)
 
 
-def _pinned(folder: Path) -> set[int]:
-    return {int(p.name.removeprefix("pinned-")) for p in folder.glob("pinned-*") if p.name[7:].isdigit()}
+_CLAIM = "claim-"
 
 
-@contextlib.contextmanager
-def pinned_newest(run_dir: str | Path, at_least: int) -> Iterator[Checkpoint | None]:
-    """The newest complete checkpoint with step >= at_least (or None), kept from pruning during the block."""
-    with _pins_locked(run_dir) as folder:
-        found = latest_checkpoint(run_dir)
-        if found is None or found.step < at_least:
-            found = None
-        else:
-            pin = folder / f"pinned-{found.step}"
-            pin.touch()
+def _claimed_step(path: Path) -> int | None:
     try:
-        yield found
-    finally:
-        if found is not None:
-            pin.unlink(missing_ok=True)
+        return int(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _claimed(folder: Path) -> set[int]:
+    return {step for path in folder.glob(f"{_CLAIM}*") if (step := _claimed_step(path)) is not None}
+
+
+def claim_checkpoint(run_dir: str | Path, owner: str, at_least: int) -> Checkpoint | None:
+    """The checkpoint `owner` claimed before, if it is still whole; else the newest with step >= at_least
+    (None if there is none yet), claimed now. A claim outlives the process and keeps its checkpoint from
+    pruning until `release_claim`: work abandoned on a stop signal resumes with the same checkpoint."""
+    with _pins_locked(run_dir) as folder:
+        claim = folder / f"{_CLAIM}{owner}"
+        step = _claimed_step(claim)
+        found = next((c for c in list_checkpoints(run_dir) if c.step == step), None) if step is not None else None
+        if found is None:
+            found = latest_checkpoint(run_dir)
+            if found is None or found.step < at_least:
+                return None
+            write_text(claim, str(found.step))
+        return found
+
+
+def release_claim(run_dir: str | Path, owner: str) -> None:
+    with _pins_locked(run_dir) as folder:
+        (folder / f"{_CLAIM}{owner}").unlink(missing_ok=True)
 
 
 def prune_checkpoints(run_dir: str | Path, keep_last: int, protect: tuple[int, ...] = ()) -> list[int]:
-    """Delete all but the newest `keep_last`, the best, pinned and protected steps; returns the deleted steps."""
+    """Delete all but the newest `keep_last`, the best, claimed and protected steps; returns the deleted steps."""
     with _pins_locked(run_dir) as folder:
         remove_stale_temps(folder)
         found = list_checkpoints(run_dir)
         best = read_best(run_dir)
-        keep = {c.step for c in found[-keep_last:]} | set(protect) | _pinned(folder)
+        keep = {c.step for c in found[-keep_last:]} | set(protect) | _claimed(folder)
         if best is not None:
             keep.add(int(best["step"]))
         deleted = []

@@ -10,14 +10,17 @@ negatives-(k-1); refresh k mines and evaluates with the checkpoint at step k·E.
   and a refresher (`--role refresher`, on its own GPU) share the run
   directory. The trainer switches to a newer negatives file as soon as a
   complete one appears; the refresher mines with the newest checkpoint at or
-  after each refresh's step. `--role all` starts the refresher as a child.
+  after each refresh's step that no earlier refresh mined (`next_checkpoint`).
+  `--role all` starts the refresher as a child.
 
 Every hand-off is a file renamed into place: checkpoints (COMPLETE marker),
 negatives (stats file with its sha256), refresh records. Re-running the same
-command resumes from what is on disk. A refresh that fails leaves training on
-the previous negatives and is reported (log, `refresh_failed` event,
-STATUS.json); only refresh 0 is fatal, since there is nothing to train on
-without it.
+command resumes from what is on disk. A stop signal abandons a refresh in
+progress (it counts only once its record is written) and the resumed run does
+it again. A refresh that fails leaves training on the previous negatives and is
+reported (log, `refresh_failed` event, STATUS.json); only refresh 0 is fatal,
+since there is nothing to train on without it. A run is finished when every
+planned refresh 0..ance.refreshes has a record (`rundir.missing_refreshes`).
 """
 
 from __future__ import annotations
@@ -47,16 +50,26 @@ from ance_core.model import load_encoder
 from ance_core.train import distributed as D
 from ance_core.train import rundir
 from ance_core.train.checkpoint import (
+    Checkpoint,
     checkpoint_dir,
+    claim_checkpoint,
     latest_checkpoint,
     load_state,
-    pinned_newest,
     record_eval,
+    release_claim,
     seed_everything,
 )
 from ance_core.train.metrics import METRICS_FILE, MetricsLog
 from ance_core.train.negatives import NEGATIVES_DIR, complete_files, newest_complete
-from ance_core.train.signals import Requeue, StopFlag, child_env, die_with_parent
+from ance_core.train.signals import (
+    REQUEUE_EXIT_CODE,
+    Interrupted,
+    Requeue,
+    StopFlag,
+    child_env,
+    die_with_parent,
+    interruptible,
+)
 from ance_core.train.trainer import Feed, Session, Trainer, check_precision
 from ance_core.train.warmup import start_checkpoint
 
@@ -95,8 +108,18 @@ class Run:
         return refresh * self.every
 
     def status(self, state: str, **fields: Any) -> None:
-        if self.dist.main:
-            failed = [k for k in range(self.refreshes + 1) if (r := rundir.read_refresh_record(self.run_dir, k)) and not r.get("ok")]
+        """STATUS.json. In async mode the trainer and the refresher both write it: under a lock, and
+        'trained' reads 'finished' once every refresh has its record (the refresher may end first)."""
+        if not self.dist.main:
+            return
+        with rundir.exclusive(self.run_dir / ".lock-status", f"{rundir.STATUS_FILE} of {self.run_dir}", wait=True):
+            missing = rundir.missing_refreshes(self.run_dir, self.refreshes)
+            if state == "finished" and missing:
+                raise StageError(f"{self.run_dir}: not finished, refreshes {missing} have no record")
+            if state == "trained" and not missing:
+                state = "finished"
+            failed = [k for k in range(self.refreshes + 1) if (r := rundir.read_refresh_record(self.run_dir, k))
+                      and not r.get("ok") and not r.get("skipped")]
             rundir.write_status(self.run_dir, state, failed_refreshes=failed, **fields)
 
     def status_best_effort(self, state: str, **fields: Any) -> None:
@@ -188,7 +211,12 @@ def run_trainer(ctx: Run, refresher_alive: Callable[[], bool] = lambda: True) ->
         session.feed.load(first)
     until = ctx.step_of(ctx.refreshes)
     ctx.status("running", step=session.step, role="trainer")
-    session.run(until, poll=lambda current: newest_complete(ctx.negatives_dir, newer_than=current))
+
+    def poll(current: int):
+        refresher_alive()  # raises when the refresher failed: no use training on without it
+        return newest_complete(ctx.negatives_dir, newer_than=current)
+
+    session.run(until, poll=poll)
     ctx.status("trained", step=session.step, role="trainer")
 
 
@@ -196,22 +224,50 @@ def run_refresher(ctx: Run) -> None:
     clean_leftovers(ctx, (NEGATIVES_DIR, rundir.REFRESHES_DIR, EVAL_DIR))  # the trainer cleans checkpoints/
     start = prepare_start(ctx)
     final = ctx.step_of(ctx.refreshes)
-    k = 0
+    ensure_refresh(ctx, 0, start, 0)
+    mined = 0  # the step of the newest checkpoint a refresh has mined with
+    k = 1
     while k <= ctx.refreshes:
-        if rundir.read_refresh_record(ctx.run_dir, k) is None:
-            if k == 0:
-                ensure_refresh(ctx, 0, start, 0)
-            else:
-                # ANCE's generator takes the newest checkpoint; the last refresh waits for the final one.
-                needed = final if k == ctx.refreshes else ctx.step_of(k)
-                wait_for(ctx, lambda: _newest_at_least(ctx, needed), f"a checkpoint at step >= {needed} (refresh {k})")
-                with pinned_newest(ctx.run_dir, needed) as checkpoint:
-                    if checkpoint is None:  # pruned between the wait and the pin: look again
-                        continue
-                    ensure_refresh(ctx, k, str(checkpoint.path), checkpoint.step)
-        k += 1
         ctx.check_stop(-1)
+        record = rundir.read_refresh_record(ctx.run_dir, k)
+        if record is None:
+            checkpoint = next_checkpoint(ctx, k, mined)
+            if checkpoint.step == final and k < ctx.refreshes:
+                skip_refreshes(ctx, range(k, ctx.refreshes), mined)
+                k = ctx.refreshes
+                continue
+            ensure_refresh(ctx, k, str(checkpoint.path), checkpoint.step)
+            release_claim(ctx.run_dir, f"refresh-{k}")
+        else:
+            ensure_refresh(ctx, k, "", 0)  # done before: only its events, if a kill lost them
+        mined = max(mined, rundir.read_refresh_record(ctx.run_dir, k).get("step") or 0)
+        k += 1
+    ctx.check_stop(-1)
     ctx.status("finished", refresh=ctx.refreshes, step=final)
+
+
+def next_checkpoint(ctx: Run, refresh: int, mined: int) -> Checkpoint:
+    """The checkpoint refresh k mines with: the newest at step >= k·E that no earlier refresh mined
+    (ANCE's generator takes the newest), the final one for the last refresh. A refresh abandoned by a
+    stop signal claimed its checkpoint; the resumed refresh takes the same one (its embeddings may be
+    cached already)."""
+    final = ctx.step_of(ctx.refreshes)
+    needed = final if refresh == ctx.refreshes else min(max(ctx.step_of(refresh), mined + 1), final)
+    owner = f"refresh-{refresh}"
+    return wait_for(ctx, lambda: claim_checkpoint(ctx.run_dir, owner, needed),
+                    f"a checkpoint at step >= {needed} (refresh {refresh})")
+
+
+def skip_refreshes(ctx: Run, refreshes: range, mined: int) -> None:
+    """Training ended before these refreshes found a checkpoint of their own: each would mine with the final
+    checkpoint, which the last refresh evaluates once. Recorded as skipped, so the run can finish."""
+    reason = f"no checkpoint after step {mined} but the final one when it was due (the last refresh mines that)"
+    for k in refreshes:
+        release_claim(ctx.run_dir, f"refresh-{k}")
+        log.warning("refresh %d skipped: %s", k, reason)
+        if ctx.dist.main:
+            rundir.write_refresh_record(ctx.run_dir, k, {"ok": True, "skipped": True, "step": None, "reason": reason})
+        ensure_refresh(ctx, k, "", 0)
 
 
 def run_async_both(ctx: Run) -> None:
@@ -222,14 +278,29 @@ def run_async_both(ctx: Run) -> None:
     ]
     child = subprocess.Popen(command, env=child_env())
     log.info("refresher started (pid %d)", child.pid)
+
+    def refresher_alive() -> bool:
+        code = child.poll()
+        if code not in (None, 0, REQUEUE_EXIT_CODE):  # training on without new negatives would be wasted
+            raise StageError(f"the refresher (pid {child.pid}) exited with {code}; see its log above")
+        return code is None
+
     try:
-        run_trainer(ctx, refresher_alive=lambda: child.poll() is None)
+        run_trainer(ctx, refresher_alive=refresher_alive)
+        # The last refresh runs after training; a stop signal now is the refresher's to act on.
+        while child.poll() is None:
+            if ctx.stop:
+                child.send_signal(signal.SIGUSR1)
+                break
+            time.sleep(POLL_SECONDS / 4)
     except BaseException:
         if child.poll() is None:
-            child.send_signal(signal.SIGUSR1)  # checkpoint-free: it stops between refreshes
+            child.send_signal(signal.SIGUSR1)  # it abandons a refresh in progress and exits 99
         child.wait()
         raise
     code = child.wait()
+    if code == REQUEUE_EXIT_CODE:
+        raise Requeue(ctx.step_of(ctx.refreshes), ctx.stop.requested or "the refresher's stop")
     if code != 0:
         raise StageError(f"the refresher (pid {child.pid}) exited with {code}; see its log above")
 
@@ -247,8 +318,8 @@ def clean_leftovers(ctx: Run, folders: tuple[str, ...]) -> None:
 def prepare_start(ctx: Run) -> str:
     """The start checkpoint (training the shared warm-up if needed), announced once in metrics.jsonl."""
     start = start_checkpoint(ctx.experiment, ctx.seed, ctx.dist, ctx.stop)
-    if ctx.dist.main and not ctx.metrics.events("warmup_done"):
-        ctx.metrics.emit("warmup_done", step=0, checkpoint=start)
+    if ctx.dist.main:
+        ctx.metrics.emit_once("warmup_done", step=0, checkpoint=start)
     return start
 
 
@@ -311,8 +382,11 @@ def _refresh(ctx: Run, refresh: int, checkpoint: str, step: int) -> dict[str, An
     log.info("refresh %d: mining and evaluating with %s", refresh, checkpoint)
     started = time.monotonic()
     try:
-        with preserved_rng():
+        with preserved_rng(), interruptible(ctx.stop):
             result = mine(ctx.experiment, checkpoint, ctx.run_dir, refresh, ctx.seed)
+    except Interrupted as exc:
+        log.warning("refresh %d abandoned (%s): the resumed run does it again", refresh, exc.signame)
+        raise Requeue(step, exc.signame) from None
     except (Requeue, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure: report, keep training on the old negatives
@@ -344,7 +418,11 @@ def _log_refresh(ctx: Run, record: dict[str, Any]) -> None:
     loses nothing."""
     refresh, step = record["refresh"], record["step"]
     logged = {e["kind"] for e in ctx.metrics.events()
-              if e.get("refresh") == refresh and e["kind"] in ("refresh", "eval", "refresh_failed")}
+              if e.get("refresh") == refresh and e["kind"] in ("refresh", "eval", "refresh_failed", "refresh_skipped")}
+    if record.get("skipped"):
+        if "refresh_skipped" not in logged:
+            ctx.metrics.emit("refresh_skipped", refresh=refresh, reason=record["reason"])
+        return
     if not record.get("ok"):
         if "refresh_failed" not in logged:
             ctx.metrics.emit("refresh_failed", refresh=refresh, step=step, error=record["error"])
@@ -377,11 +455,6 @@ def drop_embeddings(cache_root: Path, checkpoint: str) -> None:
             folder.rename(trash)
             shutil.rmtree(trash, ignore_errors=True)
             log.debug("dropped stale embeddings %s of %s", folder.name, checkpoint)
-
-
-def _newest_at_least(ctx: Run, step: int):
-    found = latest_checkpoint(ctx.run_dir)
-    return found if found is not None and found.step >= step else None
 
 
 def wait_for(ctx: Run, probe, what: str, alive: Callable[[], bool] = lambda: True):

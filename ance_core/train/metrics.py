@@ -72,19 +72,30 @@ class MetricsLog:
 
     def emit(self, kind: str, **fields: Any) -> dict[str, Any]:
         event = {"kind": kind, **{k: _clean(v) for k, v in fields.items()}, "time": round(time.time(), 3)}
-        line = (json.dumps(event) + "\n").encode()
         with self._locked():
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                _drop_torn_tail(fd)
-                os.write(fd, line)
-            finally:
-                os.close(fd)
+            self._append(event)
         if self.tensorboard:
             from ance_core.train import tensorboard
 
             tensorboard.mirror(self.path.parent, event)
         return event
+
+    def emit_once(self, kind: str, **fields: Any) -> bool:
+        """Emit unless an event of this kind is logged already; False if one was. Looked up under the
+        lock: the trainer and the refresher of an asynchronous run may both try (`warmup_done`)."""
+        with self._locked():
+            if self.events(kind):
+                return False
+            self._append({"kind": kind, **{k: _clean(v) for k, v in fields.items()}, "time": round(time.time(), 3)})
+        return True
+
+    def _append(self, event: dict[str, Any]) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            _drop_torn_tail(fd)
+            os.write(fd, (json.dumps(event) + "\n").encode())
+        finally:
+            os.close(fd)
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Every readable event (torn lines skipped), optionally of one kind."""

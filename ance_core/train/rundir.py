@@ -113,3 +113,8 @@ def read_refresh_record(run_dir: Path, refresh: int) -> dict[str, Any] | None:
 
 def write_refresh_record(run_dir: Path, refresh: int, record: dict[str, Any]) -> None:
     write_json(refresh_record_path(run_dir, refresh), {"refresh": refresh, **record})
+
+
+def missing_refreshes(run_dir: Path, refreshes: int) -> list[int]:
+    """The planned refreshes 0..`refreshes` without a record: a run is finished only when there are none."""
+    return [k for k in range(refreshes + 1) if read_refresh_record(run_dir, k) is None]

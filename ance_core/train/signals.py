@@ -1,10 +1,15 @@
 """SIGUSR1 / SIGTERM: checkpoint at the next safe point, then exit 99 ("please requeue").
 
 SLURM sends USR1 `resources.signal_seconds` before the time limit (the batch
-script forwards it to the stage) and TERM on preemption. The handler only sets
-a flag; the training loop looks at it after each optimizer step and between
+script forwards it to the stage) and TERM on preemption. The handler sets a
+flag; the training loop looks at it after each optimizer step and between
 refreshes, writes a checkpoint and raises `Requeue`, which the stage turns into
 exit code 99. Re-running the same command resumes from that checkpoint.
+
+A refresh (corpus encoding, mining, evaluation) can take longer than the
+signal's lead time, so it runs `interruptible`: there the handler raises
+`Interrupted` at once and the refresh is abandoned. Its outputs count only
+once its record is written, so the resumed run simply does it again.
 
 SIGKILL cannot be handled; what this module does about it is make the async
 run's refresher child die with its parent (`die_with_parent`).
@@ -39,17 +44,49 @@ class Requeue(Exception):
         self.step = step
 
 
+class Interrupted(BaseException):
+    """A stop signal inside an `interruptible` block. A BaseException, like KeyboardInterrupt, so that no
+    `except Exception` on the way (a refresh's failure handling, a library's) takes it for an error."""
+
+    def __init__(self, signame: str):
+        super().__init__(f"{signame}: abandoned")
+        self.signame = signame
+
+
 class StopFlag:
     """Set by the handlers; `requested` is the signal's name or None."""
 
     def __init__(self) -> None:
         self.requested: str | None = None
+        self._interruptible = 0
 
     def __bool__(self) -> bool:
         return self.requested is not None
 
     def set(self, signame: str) -> None:
         self.requested = signame
+        if self._interruptible:
+            raise Interrupted(signame)
+
+
+@contextlib.contextmanager
+def interruptible(flag) -> Iterator[None]:
+    """A block that a stop signal abandons at once (`Interrupted`), instead of at the next safe point.
+
+    Only for work whose partial results do not count until it commits (a refresh: its record is
+    written last, after the block). Flags other than StopFlag (tests' stand-ins) are looked at
+    as usual, by the loop, after the block.
+    """
+    if not isinstance(flag, StopFlag):
+        yield
+        return
+    if flag:
+        raise Interrupted(flag.requested or "stop")
+    flag._interruptible += 1
+    try:
+        yield
+    finally:
+        flag._interruptible -= 1
 
 
 @contextlib.contextmanager

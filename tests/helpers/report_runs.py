@@ -60,6 +60,10 @@ def write_run(
         })
     text = "".join(json.dumps(event) + "\n" for event in events) + tail
     (run_dir / "metrics.jsonl").write_text(text)
+    (run_dir / "refreshes").mkdir()
+    for refresh in curve:  # the record each refresh writes last; a finished run has one for every refresh
+        record = {"refresh": refresh, "ok": True, "step": refresh * REFRESH_EVERY}
+        (run_dir / "refreshes" / f"refresh-{refresh}.json").write_text(json.dumps(record))
     last = max(curve)
     (run_dir / "STATUS.json").write_text(json.dumps({"state": state, "refresh": last, "step": last * REFRESH_EVERY}))
     return run_dir

@@ -9,6 +9,7 @@ comes from the environment, which sbatch and the local executor pass on:
     ANCE_STANDIN_SLEEP=0.5        seconds each stage works
     ANCE_STANDIN_WAIT_SIGNAL=run  this stage works until a signal (at most 120 s) unless it resumes
     ANCE_STANDIN_FAIL=warmup:3    this stage exits 3
+    (a stage may be named with its role, run/refresher, to pick one side of an async run)
 
     ANCE_STANDIN_LOG=/path/events.jsonl  where each call appends its events (checkpoints go beside it)
 
@@ -53,12 +54,13 @@ def main() -> int:
     note("resumed" if checkpoint.exists() else "started")
     print(f"stand-in {stage} seed {seed} role {role}: started (pid {os.getpid()})", flush=True)
 
+    me = (stage, f"{stage}/{role}")
     fail = os.environ.get("ANCE_STANDIN_FAIL", "")
-    if fail.split(":")[0] == stage:
+    if fail.split(":")[0] in me:
         print(f"stand-in {stage}: failing on purpose with exit {fail.split(':')[1]}", flush=True)
         note("failed")
         return int(fail.split(":")[1])
-    if os.environ.get("ANCE_STANDIN_WAIT_SIGNAL") == stage and not checkpoint.exists():
+    if os.environ.get("ANCE_STANDIN_WAIT_SIGNAL") in me and not checkpoint.exists():
         note("waiting for a signal")
         deadline = time.time() + 120
         while time.time() < deadline:

@@ -113,6 +113,7 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "resources.gpus": (IGNORED, 4),
     "resources.gpus_refresh": (IGNORED, 1),
     "resources.gpu_type": (IGNORED, "a100"),
+    "resources.cpu_ranks": (IGNORED, 2),
     "resources.cpus": (IGNORED, 8),
     "resources.mem": (IGNORED, "64G"),
     "resources.time": (IGNORED, "1-00:00:00"),

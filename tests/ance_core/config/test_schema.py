@@ -34,7 +34,6 @@ def test_defaults_are_the_embedded_laptop_setup():
         ({"seeds": [1, 1]}, "distinct seeds"),
         ({"warmup": {"enabled": True, "init_checkpoint": "ckpt"}}, "either a BM25 warm-up"),
         ({"resources": {"gpus": 1, "gpus_refresh": 1}}, "gpus_refresh < gpus"),
-        ({"ance": {"mode": "async"}, "resources": {"executor": "slurm"}}, "needs GPUs: resources.gpus >= 1"),
         ({"warmup": {"precision": "fp16"}, "resources": {"executor": "slurm"}}, "warmup.precision 'fp16' needs GPUs"),
         ({"eval": {"metrics": ["MRR@10", "accuracy"]}}, "metrics like MRR@10"),
         ({"data": {"files": {"queries": "q.tsv"}}}, "data.files"),

@@ -9,12 +9,13 @@ from ance_core.io.atomic import sha256_file
 from ance_core.model import load_encoder
 from ance_core.train.checkpoint import (
     checkpoint_dir,
+    claim_checkpoint,
     latest_checkpoint,
     list_checkpoints,
     load_state,
-    pinned_newest,
     prune_checkpoints,
     record_eval,
+    release_claim,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -65,20 +66,22 @@ def test_resaving_a_step_replaces_it_whole(tmp_path, encoder):
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if not p.name.startswith(".pins")) == ["checkpoint-3"]
 
 
-def test_prune_keeps_newest_best_and_pinned(tmp_path, encoder):
+def test_prune_keeps_newest_best_and_claimed(tmp_path, encoder):
     for step in (10, 20, 30, 40, 50):
         save_checkpoint(tmp_path, encoder, {"step": step})
     record_eval(tmp_path, 20, "MRR@10", 0.5)
     assert not record_eval(tmp_path, 30, "MRR@10", 0.4)  # worse: 20 stays the best
-    with pinned_newest(tmp_path, at_least=45) as pinned:
-        assert pinned.step == 50
-        assert prune_checkpoints(tmp_path, keep_last=1, protect=(30,)) == [10, 40]
-        save_checkpoint(tmp_path, encoder, {"step": 60})
-        assert prune_checkpoints(tmp_path, keep_last=1) == [30]
-        assert [c.step for c in list_checkpoints(tmp_path)] == [20, 50, 60]
-    assert prune_checkpoints(tmp_path, keep_last=1) == [50]  # unpinned now
-    with pinned_newest(tmp_path, at_least=100) as none:
-        assert none is None
+    assert claim_checkpoint(tmp_path, "refresh-3", at_least=45).step == 50
+    assert prune_checkpoints(tmp_path, keep_last=1, protect=(30,)) == [10, 40]
+    save_checkpoint(tmp_path, encoder, {"step": 60})
+    assert prune_checkpoints(tmp_path, keep_last=1) == [30]
+    assert [c.step for c in list_checkpoints(tmp_path)] == [20, 50, 60]
+    # A claim outlives its process: asked again (a resumed refresh), the owner gets the same checkpoint.
+    assert claim_checkpoint(tmp_path, "refresh-3", at_least=45).step == 50
+    release_claim(tmp_path, "refresh-3")
+    assert prune_checkpoints(tmp_path, keep_last=1) == [50]  # released now
+    assert claim_checkpoint(tmp_path, "refresh-4", at_least=100) is None
+    assert not list((tmp_path / "checkpoints").glob("claim-refresh-4"))  # nothing to claim: no claim left
 
 
 def test_checkpoint_weights_load_back_bit_identical(tmp_path, encoder):

@@ -104,9 +104,13 @@ def test_a_failed_refresh_keeps_training_on_the_previous_negatives(tiny_experime
 
 def test_async_loop_trainer_and_refresher_processes(tiny_experiment):
     run_dir = run_loop(tiny_experiment(ance={"mode": "async"}))
-    assert sorted(e["refresh"] for e in events(run_dir, "eval")) == [0, 1, 2]
+    evaluated = [e["refresh"] for e in events(run_dir, "eval")]
+    skipped = [e["refresh"] for e in events(run_dir, "refresh_skipped")]  # 1, if training ended before it
+    assert sorted(evaluated + skipped) == [0, 1, 2] and evaluated[0] == 0 and evaluated[-1] == 2
     assert [e["step"] for e in events(run_dir, "train")] == [4, 8, 12, 16, 20, 24]
     last = max(events(run_dir, "eval"), key=lambda e: e["refresh"])
     assert last["step"] == 24  # the last refresh evaluates the final checkpoint
+    steps = [e["step"] for e in events(run_dir, "eval")]
+    assert steps == sorted(set(steps))  # never the same checkpoint twice
     assert all(e["step"] >= 12 * e["refresh"] for e in events(run_dir, "eval"))
     assert json.loads((run_dir / "STATUS.json").read_text())["state"] == "finished"

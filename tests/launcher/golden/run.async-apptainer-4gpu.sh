@@ -200,16 +200,33 @@ ance_start "$ance_trainer_signal" ${ance_trainer_env[@]+"${ance_trainer_env[@]}"
     ${ance_trainer[@]+"${ance_trainer[@]}"} "${ance_stage[@]}" --role trainer
 ance_start USR1 ${ance_refresher_env[@]+"${ance_refresher_env[@]}"} ${ance_runtime[@]+"${ance_runtime[@]}"} \
     "${ance_stage[@]}" --role refresher
-ance_wait "${ance_pids[0]}"
-ance_rc=$?
-# The refresher stops when the trainer's run is finished; past a grace period it is stopped.
-ance_grace_end=$((SECONDS + 300))
-while kill -0 "${ance_pids[1]}" 2>/dev/null && ((SECONDS < ance_grace_end)); do sleep 1; done
-kill -0 "${ance_pids[1]}" 2>/dev/null && kill -TERM "${ance_pids[1]}"
-ance_wait "${ance_pids[1]}"
-ance_refresher_rc=$?
-if ((ance_rc == 0 && ance_refresher_rc != 0 && ance_refresher_rc != 99 && ance_refresher_rc != 143)); then
-    ance_log "the refresher failed (exit $ance_refresher_rc)"
-    ance_rc=$ance_refresher_rc
+# Both roles must end well. The refresher ends after the last refresh, which runs after training (it is
+# waited for; USR1 stops it). A role that fails (not 0, not 99 = checkpointed) fails the job, and the other
+# is asked to checkpoint at once rather than work on alone; 99 from either requeues both.
+ance_roles=(trainer refresher)
+ance_rcs=("" "")
+ance_failed=
+while [[ -z ${ance_rcs[0]} || -z ${ance_rcs[1]} ]]; do
+    for ance_i in 0 1; do
+        [[ -n ${ance_rcs[$ance_i]} ]] && continue
+        kill -0 "${ance_pids[$ance_i]}" 2>/dev/null && continue
+        ance_wait "${ance_pids[$ance_i]}"
+        ance_rc=$?
+        if ((ance_i == 0 && ance_via_launcher && ance_signalled && ance_rc != 0)); then
+            ance_rc=99  # torchrun reports its workers' exit 99 as 1
+        fi
+        ance_rcs[$ance_i]=$ance_rc
+        if ((ance_rc != 0 && ance_rc != 99)) && [[ -z $ance_failed ]] && ((!ance_terminated)); then
+            ance_failed=$ance_rc
+            ance_log "the ${ance_roles[$ance_i]} failed (exit $ance_rc): stopping the ${ance_roles[1 - ance_i]}"
+            kill -s "${ance_sigs[1 - ance_i]}" "${ance_pids[1 - ance_i]}" 2>/dev/null
+        fi
+    done
+    [[ -z ${ance_rcs[0]} || -z ${ance_rcs[1]} ]] && sleep 1
+done
+if [[ -n $ance_failed ]]; then
+    ance_finish "$ance_failed"
+elif ((ance_rcs[0] == 99 || ance_rcs[1] == 99)); then
+    ance_finish 99
 fi
-ance_finish "$ance_rc" "$ance_via_launcher"
+ance_finish 0

@@ -72,9 +72,9 @@ async def test_changing_the_runtime_and_template_changes_the_script(app: Launche
 
 
 async def test_a_combination_the_schema_refuses_disables_submission(app: LauncherApp, workdir: Path):
-    """async mode on SLURM needs a refresher GPU: fine with the local executor, a problem with slurm."""
+    """bf16 training without GPUs: fine with the local executor (CPU autocast), refused for a SLURM job."""
     (workdir / "experiments" / "top20.yaml").write_text(
-        (workdir / "experiments" / "top20.yaml").read_text().replace("  refreshes: 2\n", "  refreshes: 2\n  mode: async\n"))
+        (workdir / "experiments" / "top20.yaml").read_text() + "train:\n  precision: bf16\n")
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_script(pilot, "top20.yaml")
         assert screen.check_action("submit", ()) is True
@@ -82,7 +82,7 @@ async def test_a_combination_the_schema_refuses_disables_submission(app: Launche
         await pilot.pause()
         problems = screen.query_one(ProblemList)
         assert not problems.has_class("-empty")
-        assert "gpus_refresh" in problems.problems[0].expected
+        assert "needs GPUs" in problems.problems[0].expected
         assert screen.check_action("submit", ()) is None
         await pilot.press("s")
         await pilot.pause()
