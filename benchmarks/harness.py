@@ -280,6 +280,9 @@ def render_markdown(doc: dict) -> str:
             f"| {len(r.get('rounds') or [])} | {_target_cell(r)} "
             f"| {_num(r['peak_mem_mib'])} / {_num(r['baseline_peak_mem_mib'])} | {r['note']} |"
         )
+    verdicts = [_verdict(r) for r in measured if r.get("meets_target") is not None]
+    if verdicts:
+        lines += ["", "## Targets (by the lowest round)", "", *verdicts]
     if projected:
         lines += [
             "",
@@ -297,6 +300,20 @@ def render_markdown(doc: dict) -> str:
         took = ", ".join(f"{g} {t / 60:.1f} min" for g, t in doc["group_seconds"].items())
         lines += ["", f"Wall time per group: {took}."]
     return "\n".join(lines) + "\n"
+
+
+def _verdict(r: dict) -> str:
+    """One line per target: met, or missed and by how much (the row's note carries its profile)."""
+    lowest, target = r["ratio_min"], r["target"]
+    line = f"* {r['group']}: {r['name']}: lowest round {lowest:g}× against ≥ {target:g}×"
+    limit, peak = r.get("peak_limit_mib"), r.get("peak_mem_mib")
+    over_memory = limit is not None and peak is not None and peak > limit
+    if r["meets_target"]:
+        return line + " — met"
+    missed = [] if lowest >= target else [f"{1 - lowest / target:.0%} short"]
+    if over_memory:
+        missed.append(f"peak {peak:.0f} MiB over the {limit:.0f} MiB bound")
+    return line + " — missed: " + ", ".join(missed)
 
 
 def _ratio_cell(r: dict) -> str:

@@ -108,6 +108,8 @@ def test_markdown_ticks_by_the_lowest_round_and_keeps_projections_apart(tmp_path
     assert "| g: slow | 1 | 60 | s | 60× (10–60) ❌ | 3 | ≥ 50× |" in measured
     assert "| g: alone | 1 | – | s |  | 3 | ≥ 50× |" in measured  # no baseline: no ratio, no tick
     assert "refresh projected" not in measured
+    assert "* g: fast: lowest round 80× against ≥ 50× — met" in measured
+    assert "* g: slow: lowest round 10× against ≥ 50× — missed: 80% short" in measured
     assert "| scale: refresh projected | 0.1 | 16 | h | 160× | 64× | assumed MFU |" in projections
     assert "✅" not in projections and "❌" not in projections
 
