@@ -157,16 +157,11 @@ def loop_side(folder: str, strategy: str, save: str) -> dict:
     training_query_positive_id = {q: int(p) for q, p in enumerate(positives.tolist())}
     effective_q_id = set(query_embedding2id.flatten())
     random.seed(0)
-
-    def call() -> np.ndarray:
-        negatives_of, _ = generate_negative_passage_id(
-            study_args(strategy), query_embedding2id, passage_embedding2id, training_query_positive_id,
-            nearest, effective_q_id,
-        )
-        return negatives_of
-
     start_wall, start_cpu = time.perf_counter(), time.process_time()
-    negatives_of = call()
+    negatives_of, _ = generate_negative_passage_id(
+        study_args(strategy), query_embedding2id, passage_embedding2id, training_query_positive_id,
+        nearest, effective_q_id,
+    )
     seconds, cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
     peak = peak_rss_mib()
     path = folder / f"{save}.npy"
