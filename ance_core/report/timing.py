@@ -23,25 +23,39 @@ _REFRESH_FIELDS = {"encode_s": "encode", "search_s": "search", "sample_s": "samp
 
 
 def time_spent(roots: Iterable[str | Path]) -> dict[str, float]:
-    """Wall seconds per kind of work (WORK order) over the runs under `roots`; empty when nothing was timed."""
+    """Wall seconds per kind of work (WORK order) over the runs under `roots`; empty when nothing was timed.
+
+    A run's shared warm-up counts too, once, when the run names it (its `warmup_done`
+    event's checkpoint is `<warm-up folder>/checkpoint-0`), as when a report is
+    given the run folders of one submission rather than their runs root.
+    """
     seconds = dict.fromkeys(WORK, 0.0)
     timed = False
-    for root in roots:
-        for run_dir in find_run_dirs(root):
-            events, _ = read_events(run_dir / METRICS_FILE)
-            refreshes: dict[int, dict] = {}
-            for _, event in events:
-                kind = event.get("kind")
-                if kind == "train" and _is_seconds(event.get("seconds")):
-                    seconds["warm-up" if event.get("phase") == "warmup" else "training"] += event["seconds"]
+    pending = [run_dir for root in roots for run_dir in find_run_dirs(root)]
+    seen: set[Path] = set()
+    while pending:
+        run_dir = pending.pop(0)
+        if run_dir.resolve() in seen:
+            continue
+        seen.add(run_dir.resolve())
+        events, _ = read_events(run_dir / METRICS_FILE)
+        refreshes: dict[int, dict] = {}
+        for _, event in events:
+            kind = event.get("kind")
+            if kind == "train" and _is_seconds(event.get("seconds")):
+                seconds["warm-up" if event.get("phase") == "warmup" else "training"] += event["seconds"]
+                timed = True
+            elif kind == "refresh" and isinstance(event.get("refresh"), int):
+                refreshes[event["refresh"]] = event
+            elif kind == "warmup_done" and isinstance(event.get("checkpoint"), str):
+                warmup = Path(event["checkpoint"]).parent
+                if (warmup / METRICS_FILE).is_file():
+                    pending.append(warmup)
+        for event in refreshes.values():
+            for field, work in _REFRESH_FIELDS.items():
+                if _is_seconds(event.get(field)):
+                    seconds[work] += event[field]
                     timed = True
-                elif kind == "refresh" and isinstance(event.get("refresh"), int):
-                    refreshes[event["refresh"]] = event
-            for event in refreshes.values():
-                for field, work in _REFRESH_FIELDS.items():
-                    if _is_seconds(event.get(field)):
-                        seconds[work] += event[field]
-                        timed = True
     return seconds if timed else {}
 
 

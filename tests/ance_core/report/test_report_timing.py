@@ -60,3 +60,14 @@ def test_ance_report_ends_with_where_the_time_went(timed_study: Path, tmp_path: 
     assert "## Where the time went" in out and "| encode | 100.0 s |" in out
     assert ance(["report", str(timed_study), "--out", str(tmp_path / "report")]) == 0
     assert "| training | 50.0 s |" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_a_run_folder_brings_its_shared_warm_up_once(timed_study: Path):
+    warmup = next((timed_study / "_warmup").iterdir())
+    for seed_run in ("top20/seed0", "top20-bottom20/seed1"):
+        append(timed_study / seed_run / "metrics.jsonl",
+               {"kind": "warmup_done", "step": 0, "checkpoint": str(warmup / "checkpoint-0")})
+    runs = [timed_study / "top20" / "seed0", timed_study / "top20-bottom20" / "seed1"]
+    spent = time_spent(runs)
+    assert spent["warm-up"] == 60.0 and spent["training"] == 50.0 and spent["encode"] == 100.0
+    assert time_spent([timed_study])["warm-up"] == 60.0  # found under the root and named by runs: once
