@@ -206,6 +206,8 @@ def _print_report(submission: Submission, statuses: list[JobStatus]) -> None:
     from ance_core.report import summarize
     from ance_core.report.summary import DEFAULT_METRIC, DEFAULT_SPLIT, LOSS_WINDOW
     from ance_core.report.tables import render_rich
+    from ance_core.report.timing import render_time_spent, time_spent
+    from rich.markdown import Markdown
 
     run_dirs = []
     for job in submission.jobs:
@@ -214,6 +216,9 @@ def _print_report(submission: Submission, statuses: list[JobStatus]) -> None:
             run_dirs.append(run_dir(experiment, job.seed))
     table = collect_runs(run_dirs)
     render_rich(summarize(table, DEFAULT_METRIC, DEFAULT_SPLIT, LOSS_WINDOW), table, out_console)
+    spent = time_spent(run_dirs)
+    if spent:
+        out_console.print(Markdown(render_time_spent(spent)))
     out_console.print(f"report (Markdown, JSON, figures): {submission.folder / 'report'}")
 
 

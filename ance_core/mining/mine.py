@@ -6,8 +6,9 @@ Nothing here loads models or files; `refresh.py` does that and calls `mine`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ class Mined:
     ranking: SearchResult
     positive_scores: np.ndarray  # (Q,) float32, NaN for a query without a positive
     sampled: SampledNegatives
+    seconds: dict[str, float] = field(default_factory=dict)  # wall seconds: "search" (+ positive scores), "sample"
 
 
 def positive_scores(query_vectors: np.ndarray, corpus_vectors: np.ndarray, positives: PositiveSets) -> np.ndarray:
@@ -58,12 +60,15 @@ def mine(
     Legacy counting reads raw positions of exactly the top_k.
     """
     depth = top_k + int(positives.counts.max(initial=0)) if segment.counting == "positive_free" else top_k
+    started = time.perf_counter()
     ranking = search(query_vectors, corpus_vectors, depth, index=index, show_progress=show_progress)
     pos_scores = positive_scores(query_vectors, corpus_vectors, positives)
+    searched = time.perf_counter()
     # search() never returns an id twice in a row and pads with -1 only at the end.
     sampled = sample_negatives(segment, ranking.rows, positives, candidate_scores=ranking.scores,
                                positive_scores=pos_scores, seed=seed, unique_candidates=True)
-    return Mined(ranking, pos_scores, sampled)
+    seconds = {"search": round(searched - started, 3), "sample": round(time.perf_counter() - searched, 3)}
+    return Mined(ranking, pos_scores, sampled, seconds)
 
 
 def negative_records(

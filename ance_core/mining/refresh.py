@@ -60,6 +60,18 @@ class RefreshResult(Mapping[str, float]):
     def __len__(self) -> int:
         return len(self.eval_metrics)
 
+    @property
+    def phase_seconds(self) -> dict[str, float]:
+        """Wall seconds by kind of work, as the refresh record and event carry them (ARCHITECTURE.md)."""
+        return phase_seconds(self.stats.get("seconds", {}))
+
+
+def phase_seconds(seconds: dict[str, float]) -> dict[str, float]:
+    """A refresh's phases (stats["seconds"]) as `<work>_s` fields: load, encode, search, sample, write, eval."""
+    work = {"load_s": ("load",), "encode_s": ("encode_corpus", "encode_queries"), "search_s": ("search",),
+            "sample_s": ("sample",), "write_s": ("write",), "eval_s": ("eval",)}
+    return {name: round(sum(seconds.get(p, 0.0) for p in phases), 3) for name, phases in work.items()}
+
 
 class _Phases:
     """Wall seconds per phase, for the stats file."""
@@ -144,9 +156,9 @@ def refresh(
         else:  # a different sample every refresh: encode just these queries
             query_vectors = embed(encoder, tokens, "query", rows=file_rows, **options)
         qids = tokens.ids.ids_of(file_rows)
-    with phase("search_and_sample"):
-        mined = mine(ance.segment, ance.top_k, query_vectors, corpus, positives, refresh_seed(seed, refresh),
-                     index=ance.index, show_progress=show_progress)
+    mined = mine(ance.segment, ance.top_k, query_vectors, corpus, positives, refresh_seed(seed, refresh),
+                 index=ance.index, show_progress=show_progress)
+    phase.seconds.update(mined.seconds)  # "search" and "sample", timed inside mine()
 
     stats: dict[str, Any] = {
         "refresh": refresh, "checkpoint": str(checkpoint), "experiment": experiment.name, "seed": seed,

@@ -153,14 +153,16 @@ def _write(plan: TopPlan, block: np.ndarray, hit: np.ndarray, sink, rows: slice)
             out_ids[:, j0:j1] = np.where(shifted[:, j0:j1], block[:, c1 : c1 + width], block[:, c0 : c0 + width])
         else:  # no next entry: shifted outputs are missing
             out_ids[:, j0:j1] = np.where(shifted[:, j0:j1], -1, block[:, c0 : c0 + width])
+    # legacy: ranks are the columns, and the result may hold them in one array (sample.py)
+    ranks_written = plan.rank_rows is None and np.may_share_memory(sink.ranks, sink.positions)
     if earliest == plan.n:  # one row of the tables for all
         sink.positions[rows] = plan.position_rows[plan.n]
-        sink.ranks[rows] = plan.position_rows[plan.n] if plan.rank_rows is None else plan.rank_rows[plan.n]
+        if not ranks_written:
+            sink.ranks[rows] = plan.position_rows[plan.n] if plan.rank_rows is None else plan.rank_rows[plan.n]
         sink.counts[rows] = plan.counts[plan.n]
         return
     np.take(plan.position_rows, first, axis=0, out=sink.positions[rows], mode="clip")
-    if plan.rank_rows is None:  # legacy: ranks are the columns
-        np.take(plan.position_rows, first, axis=0, out=sink.ranks[rows], mode="clip")
-    else:
-        np.take(plan.rank_rows, first, axis=0, out=sink.ranks[rows], mode="clip")
+    if not ranks_written:
+        table = plan.position_rows if plan.rank_rows is None else plan.rank_rows
+        np.take(table, first, axis=0, out=sink.ranks[rows], mode="clip")
     np.take(plan.counts, first, out=sink.counts[rows], mode="clip")

@@ -95,7 +95,7 @@ def sample_negatives(
         )
     scores, pos_scores = _check_scores(segment, ids.shape, candidate_scores, positive_scores)
     plan = _Plan.for_segment(segment, top_k)
-    out = _empty_result(num_queries, segment.n)
+    out = _empty_result(num_queries, segment.n, segment.counting)
 
     if top_k == 0:  # nothing retrieved: every query gets no negative
         out.neg_ids.fill(-1), out.neg_ranks.fill(-1), out.neg_positions.fill(-1), out.counts.fill(0)
@@ -310,12 +310,14 @@ def _legacy_base(ids: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
-def _empty_result(num_queries: int, n: int) -> SampledNegatives:
-    # Every row is written by its chunk, so the arrays need no fill.
+def _empty_result(num_queries: int, n: int, counting: str) -> SampledNegatives:
+    # Every row is written by its chunk, so the arrays need no fill. In legacy counting a
+    # negative's rank is its column: one array serves both (less fresh memory to fault in).
+    positions = np.empty((num_queries, n), dtype=np.int32)
     return SampledNegatives(
         neg_ids=np.empty((num_queries, n), dtype=np.int64),
-        neg_ranks=np.empty((num_queries, n), dtype=np.int32),
-        neg_positions=np.empty((num_queries, n), dtype=np.int32),
+        neg_ranks=positions if counting == "legacy" else np.empty((num_queries, n), dtype=np.int32),
+        neg_positions=positions,
         counts=np.empty(num_queries, dtype=np.int32),
         score_fallback=np.zeros(num_queries, dtype=bool),
     )

@@ -23,6 +23,7 @@ from ance_core.report import collect, summarize
 from ance_core.report.summary import DEFAULT_METRIC, DEFAULT_SPLIT, LOSS_WINDOW
 from ance_core.report.strategies import study_title
 from ance_core.report.tables import render_markdown, render_rich, report_json
+from ance_core.report.timing import render_time_spent, time_spent
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +71,18 @@ def main(args: argparse.Namespace) -> int:
     if not any(summary.strategies for summary in summaries) and not table.rows:
         raise InputError(None, Problem("RUNS / --legacy-log", "runs or logs with evaluations", "none left to report"))
 
+    spent = time_spent(args.runs)
+    timing = render_time_spent(spent) if spent else ""
     if args.json:
         sys.stdout.write(json.dumps(report_json(summaries, table), indent=2) + "\n")
     elif args.markdown:
-        sys.stdout.write(render_markdown(summaries, table, per_run=args.per_run))
+        sys.stdout.write(render_markdown(summaries, table, per_run=args.per_run) + (f"\n{timing}" if timing else ""))
     else:
         render_rich(summaries, table, out_console, per_run=args.per_run)
+        if timing:
+            from rich.markdown import Markdown
+
+            out_console.print(Markdown(timing))
 
     if args.tidy:
         write_text(args.tidy, table.to_csv())
@@ -86,7 +93,8 @@ def main(args: argparse.Namespace) -> int:
     if args.out:
         figures = _write_plots(table, summaries, args.out, formats, args.loss_window)
         write_json(args.out / "report.json", report_json(summaries, table))
-        write_text(args.out / "report.md", _report_document(summaries, table, figures, args))
+        write_text(args.out / "report.md", _report_document(summaries, table, figures, args)
+                   + (f"\n{timing}" if timing else ""))
         log.info("wrote %s", args.out / "report.md")
     return 0
 

@@ -404,6 +404,7 @@ def _refresh(ctx: Run, refresh: int, checkpoint: str, step: int) -> dict[str, An
         "stats": {"queries": stats["queries"], "positive_in_topk": stats["positive_in_topk"],
                   "mean_neg_rank": stats["negative_rank"]["mean"], "qrels_overlap": stats["qrels_overlap"]},
         "seconds": round(time.monotonic() - started, 2),
+        "phase_seconds": result.phase_seconds,
     }
     if ctx.dist.main:
         rundir.write_refresh_record(ctx.run_dir, refresh, record)
@@ -429,7 +430,8 @@ def _log_refresh(ctx: Run, record: dict[str, Any]) -> None:
         return
     values = record["metrics"]
     if "refresh" not in logged:
-        ctx.metrics.emit("refresh", refresh=refresh, step=step, seconds=record["seconds"], **record["stats"])
+        ctx.metrics.emit("refresh", refresh=refresh, step=step, seconds=record["seconds"], **record["stats"],
+                         **record.get("phase_seconds", {}))
     if "eval" in logged:
         return
     ctx.metrics.emit("eval", refresh=refresh, step=step, split=ctx.experiment.eval.split, **values)

@@ -280,6 +280,7 @@ class Session:
         cfg = self.trainer.config
         window: list[float] = []
         started, started_step = time.monotonic(), self.step
+        logged_at = started
         with _progress(self.phase, self.step, until, enabled=self.dist.main) as bar:
             while self.step < until:
                 if poll is not None:
@@ -290,8 +291,8 @@ class Session:
                 rate = (self.step - started_step) / max(time.monotonic() - started, 1e-9)
                 bar.update(self.step, loss=window[-1], rate=rate)
                 if self.step % cfg.log_every == 0 or self.step == until:
-                    self._log(D.mean(self.dist, float(np.mean(window))), lr, rate)
-                    window = []
+                    self._log(D.mean(self.dist, float(np.mean(window))), lr, rate, time.monotonic() - logged_at)
+                    window, logged_at = [], time.monotonic()
                 saved = self._checkpoint_due(until)
                 if saved:
                     self.save()
@@ -315,11 +316,13 @@ class Session:
             if self.metrics and self.dist.main:
                 self.metrics.emit("negatives", step=self.step, refresh=newer.refresh, file=newer.path.name)
 
-    def _log(self, loss: float, lr: float, rate: float) -> None:
+    def _log(self, loss: float, lr: float, rate: float, seconds: float) -> None:
+        """A `train` event; `seconds`: wall time since the previous one of this stretch (ance report sums them)."""
         if not (self.metrics and self.dist.main):
             return
         negatives = self.feed.file.refresh if self.feed.file else None
-        fields: dict[str, Any] = {"step": self.step, "loss": round(loss, 6), "lr": lr, "steps_per_s": round(rate, 4)}
+        fields: dict[str, Any] = {"step": self.step, "loss": round(loss, 6), "lr": lr, "steps_per_s": round(rate, 4),
+                                  "seconds": round(seconds, 3)}
         if self.phase == "ance":
             fields.update(refresh=(negatives or 0) + 1, negatives=negatives)
         else:

@@ -1,27 +1,30 @@
 """Row group `encode`: `ance encode`'s code path against `SentenceTransformer.encode`, same MiniLM.
 
-Inputs: the first N passages of the Debian corpus (1,000; `--quick`: 500), max
+Inputs: the first N passages of the Debian corpus (500; `--quick`: 100), max
 length 128, batch size 128 (EncodeConfig's default) on both sides, CPU, torch's
 default thread count on both sides. Each measured run is a fresh process that
 loads its model, encodes a few texts to warm up, then times the work; the sides
-alternate; one round (ROUNDS), median per side when there are more.
+are interleaved (ST, ours cold, ours int8, ST, ...) over MIN_ROUNDS rounds, and
+round i of ours is compared with round i of ST.
 
 Our code path on CPU runs each 128-row batch in forwards of at most
 `cpu_token_budget` padded tokens (2,730 for MiniLM), so that activations stay
 under glibc's mmap threshold and reuse memory instead of page-faulting in fresh
 pages; the batch size both sides are given is the same.
 
-Ours, three ways:
+Ours, two ways:
 * cold token cache: the first `ance encode` of a collection: tokenize into the
-  token cache, then embed (length-sorted batches) - the row with the target;
-* warm token cache: what a refresh with new weights costs (no tokenizing);
+  token cache, then embed (length-sorted batches) - the row with the target; a
+  refresh with new weights (warm token cache) saves the tokenizing seconds the
+  note gives;
 * int8: the warm path with the CPU-quantized encoder (EncodeConfig.quantize_cpu).
 The note of each row gives the rate in CPU time too (passages per CPU-second),
 which shared, loaded machines distort much less than wall time.
 
 A last row measures what int8 costs in retrieval quality: MiniLM fp32 against
-int8 on builtin:debian-10pct's 218 dev queries over a 2,500-passage slice of its
-collection (every dev positive, then the first other passages), exact search, MRR@10.
+int8 on builtin:debian-10pct's 218 dev queries over a 2,000-passage slice of its
+collection (every dev positive, then the first other passages), exact search,
+MRR@10. One run per side: the result is deterministic (a quality, not a time).
 """
 
 from __future__ import annotations
@@ -33,81 +36,71 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.harness import Row, measure
+from benchmarks.harness import MIN_ROUNDS, Row, interleave, measure
 
 GROUP = "encode"
 TARGET_RATIO = 1.3
-PASSAGES = 1000
-QUICK_PASSAGES = 500
+PASSAGES = 500  # 3 rounds × 3 sides of ~10-15 s + model loads: ~2.5 min (benchmarks/README.md)
+QUICK_PASSAGES = 100
 MAX_LEN = 128
 BATCH_SIZE = 128
-ROUNDS = 1  # one run per side keeps `make bench` under 20 minutes beside the three runs of `mine`
 QUALITY_LENGTHS = (32, 64)  # the embedded default's query and passage lengths
-QUALITY_PASSAGES = 2500
+QUALITY_PASSAGES, QUICK_QUALITY_PASSAGES = 2000, 400
 
 logger = logging.getLogger(__name__)
 
 
 def run(options) -> list[Row]:
     n = QUICK_PASSAGES if options.quick else PASSAGES
-    rounds = 1 if options.quick else ROUNDS
     folder = Path(options.scratch) / "encode"
     source = make_inputs(folder, n)
     sides = {
-        "st": ("benchmarks.rows.encode", "st_side", {}),
-        "cold": ("benchmarks.rows.encode", "ours_side", {"warm": False, "quantize": False}),
-        "warm": ("benchmarks.rows.encode", "ours_side", {"warm": True, "quantize": False}),
-        "int8": ("benchmarks.rows.encode", "ours_side", {"warm": True, "quantize": True}),
+        "st": ("st_side", {}),
+        "cold": ("ours_side", {"warm": False, "quantize": False}),
+        "int8": ("ours_side", {"warm": True, "quantize": True}),
     }
-    results: dict[str, list] = {name: [] for name in sides}
-    for round_ in range(rounds):  # alternate the sides: load on a shared machine drifts over minutes
-        for name, (module, function, extra) in sides.items():
-            logger.info("encode: round %d, %s", round_ + 1, name)
-            results[name].append(measure(module, function, folder=str(folder), batch_size=BATCH_SIZE,
-                                         max_len=MAX_LEN, save=str(folder / f"{name}.npy"), **extra))
-    med = {name: _median(sides_) for name, sides_ in results.items()}
+    results = interleave(MIN_ROUNDS, {
+        name: (lambda name=name, function=function, extra=extra: measure(
+            __name__, function, folder=str(folder), batch_size=BATCH_SIZE, max_len=MAX_LEN,
+            save=str(folder / f"{name}.npy"), **extra))
+        for name, (function, extra) in sides.items()}, label="encode")
     agree = _cosines(folder / "cold.npy", folder / "st.npy")
-    int8_agree = _cosines(folder / "int8.npy", folder / "warm.npy")
+    int8_agree = _cosines(folder / "int8.npy", folder / "cold.npy")
     setting = f"{n} Debian passages ({source}), max len {MAX_LEN}, batch {BATCH_SIZE}"
-    st_rate, st_cpu_rate = n / med["st"]["seconds"], n / med["st"]["cpu_seconds"]
+    st = results["st"]
 
     def row(name: str, label: str, target: float | None, note: str) -> Row:
-        rate, cpu_rate = n / med[name]["seconds"], n / med[name]["cpu_seconds"]
-        runs = f"median of {len(results[name])} vs {len(results['st'])} runs"
-        return Row(
-            GROUP, label, rate, st_rate, "passages/s", target, med[name]["peak_mem_mib"], med["st"]["peak_mem_mib"],
-            lower_is_better=False,
-            note=f"{setting}, {runs}; CPU-time rate {cpu_rate:.1f} vs {st_cpu_rate:.1f}/s ({cpu_rate / st_cpu_rate:.2f}x); {note}",
+        ours = results[name]
+        cpu_ratios = [(n / o.extra["cpu_seconds"]) / (n / t.extra["cpu_seconds"]) for o, t in zip(ours, st)]
+        return Row.from_rounds(
+            GROUP, label, [n / s.seconds for s in ours], [n / s.seconds for s in st], "passages/s", target,
+            max(s.peak_mem_mib for s in ours), max(s.peak_mem_mib for s in st), lower_is_better=False,
+            note=f"{setting}; CPU-time rate ratio per round {', '.join(f'{r:.2f}' for r in cpu_ratios)}; {note}",
+            extra={"ours_cpu_seconds": [s.extra["cpu_seconds"] for s in ours],
+                   "baseline_cpu_seconds": [s.extra["cpu_seconds"] for s in st]},
         )
 
+    tokenize = statistics.median(s.extra["tokenize_seconds"] for s in results["cold"])
     rows = [
         row("cold", "MiniLM fp32, cold token cache (first ance encode)", TARGET_RATIO,
-            f"tokenizing {med['cold']['tokenize_seconds']:.1f} s of it; cosine to ST min {agree[0]:.5f}"),
-        row("warm", "MiniLM fp32, warm token cache (a refresh)", None, "no tokenizing"),
+            f"tokenizing {tokenize:.2f} s of it (median; a refresh's warm cache skips it); "
+            f"cosine to ST min {agree[0]:.5f}"),
         row("int8", "MiniLM int8 (quantize_cpu), warm token cache", None,
             f"cosine to fp32 mean {int8_agree[1]:.4f}, min {int8_agree[0]:.4f}"),
     ]
-    if not options.quick:
-        logger.info("encode: retrieval quality, fp32 and int8")
-        collection = str(quality_inputs(folder))
-        fp32 = measure(__name__, "quality_side", collection=collection, quantize=False)
-        int8 = measure(__name__, "quality_side", collection=collection, quantize=True)
-        rows.append(Row(
-            GROUP, f"int8 vs fp32 retrieval quality (debian-10pct dev, {QUALITY_PASSAGES}-passage slice, 64-token passages)", int8.extra["MRR@10"], fp32.extra["MRR@10"],
-            "MRR@10", None, int8.peak_mem_mib, fp32.peak_mem_mib, lower_is_better=False,
-            note=f"R@100 {int8.extra['R@100']:.4f} vs {fp32.extra['R@100']:.4f}; exact search; "
-                 f"{int8.extra['passages']} passages, {int8.extra['queries']} queries; baseline = our fp32",
-        ))
+    logger.info("encode: retrieval quality, fp32 and int8")
+    collection = str(quality_inputs(folder, QUICK_QUALITY_PASSAGES if options.quick else QUALITY_PASSAGES))
+    fp32 = measure(__name__, "quality_side", collection=collection, quantize=False)
+    int8 = measure(__name__, "quality_side", collection=collection, quantize=True)
+    rows.append(Row(
+        GROUP, "int8 vs fp32 retrieval quality (debian-10pct dev slice, 64-token passages)",
+        int8.extra["MRR@10"], fp32.extra["MRR@10"], "MRR@10", None, int8.peak_mem_mib, fp32.peak_mem_mib,
+        lower_is_better=False,
+        note=f"R@100 {int8.extra['R@100']:.4f} vs {fp32.extra['R@100']:.4f}; exact search; "
+             f"{int8.extra['passages']} passages, {int8.extra['queries']} queries; baseline = our fp32; "
+             f"one run per side (deterministic)",
+    ))
     return rows
-
-
-def _median(sides) -> dict:
-    return {
-        "seconds": statistics.median(s.seconds for s in sides),
-        "cpu_seconds": statistics.median(s.extra["cpu_seconds"] for s in sides),
-        "tokenize_seconds": statistics.median(s.extra.get("tokenize_seconds", 0.0) for s in sides),
-        "peak_mem_mib": max(s.peak_mem_mib for s in sides),
-    }
 
 
 def _cosines(a_path: Path, b_path: Path) -> tuple[float, float]:
@@ -185,8 +178,8 @@ def ours_side(folder: str, batch_size: int, max_len: int, save: str, warm: bool,
     return {"seconds": seconds, "cpu_seconds": cpu_seconds, "tokenize_seconds": tokenize_seconds}
 
 
-def quality_inputs(folder: Path) -> Path:
-    """A slice of builtin:debian-10pct: every dev positive, then the first other passages, QUALITY_PASSAGES in all.
+def quality_inputs(folder: Path, size: int) -> Path:
+    """A slice of builtin:debian-10pct: every dev positive, then the first other passages, `size` in all.
 
     A slice, not the whole 6,023 passages, so that the two encodes fit in `make bench`'s
     20 minutes; every dev query keeps its positives, so MRR@10 stays meaningful (if
@@ -199,7 +192,7 @@ def quality_inputs(folder: Path) -> Path:
     qrels = load_qrels(source.qrels("dev"))
     positives = {pid for qid in qrels.by_query for pid in qrels.relevant(qid)}
     collection = list(iter_collection(source.collection))
-    others = QUALITY_PASSAGES - sum(pid in positives for _, pid, _ in collection)
+    others = size - sum(pid in positives for _, pid, _ in collection)
     rows = []
     for _, pid, text in collection:
         if pid in positives or others > 0:

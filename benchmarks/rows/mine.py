@@ -1,10 +1,12 @@
 """Row group `mine`: `ance mine` end to end against sentence-transformers' `mine_hard_negatives`.
 
-Same work on both sides: MiniLM (offline package), builtin:debian-10pct
-(6,023 passages), every train query with a positive (5,381), encode the corpus
-and the queries, exact top-200 by inner product, 20 negatives per query from
-the top of the list (positives excluded); batch size 128 and passage length 128
-on both sides, CPU, torch's default threads, cold caches.
+Same work on both sides: MiniLM (offline package), a 20% passage subset of
+builtin:debian-10pct (`data.subset`, seed 7: ~1,200 passages and the train queries
+whose positive survived; `--quick`: 5%), encode the corpus and the queries, exact
+top-200 by inner product, 20 negatives per query from the top of the list
+(positives excluded); batch size 128 and passage length 128 on both sides, CPU,
+torch's default threads, cold caches. The subset is made once, before any side
+runs; both sides read the same folder.
 
 * ours: `ance_core.mining.refresh` (what `ance mine --no-eval` runs): model load,
   tokenize + encode through the embedding cache, blocked exact search, the
@@ -12,29 +14,32 @@ on both sides, CPU, torch's default threads, cold caches.
 * baseline: `SentenceTransformer(minilm)` + `mine_hard_negatives(dataset,
   corpus=..., range_max=200, num_negatives=20, use_faiss=True)`; needs the
   `datasets` package (`pip install datasets`).
-Each run is its own process (minutes each), in the order ours, ST, ours: our
-time is the mean of the two runs around the baseline's (a linear drift of the
-machine's speed cancels), our peak memory the higher of the two. Time includes loading
-the model, not importing libraries (transformers' BERT code is imported before the
-clock on both sides). Peak memory is each process's VmHWM. The note says how close
-our corpus encode runs to the CPU's fp32 matmul rate: the profile behind the ratio.
+Each run is its own process, interleaved (ours, ST, ours, ST, ...) over MIN_ROUNDS
+rounds; round i of ours is compared with round i of ST. Time includes loading the
+model, not importing libraries (transformers' BERT code is imported before the
+clock on both sides). Peak memory is each process's VmHWM; the target (≥ 1.5× at
+no more memory) needs ours' highest round at or under the baseline's lowest. The
+note says how close our corpus encode runs to the CPU's fp32 matmul rate: the
+profile behind the ratio.
 """
 
 from __future__ import annotations
 
 import logging
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.harness import Row, measure, peak_rss_mib
+from benchmarks.harness import MIN_ROUNDS, Row, interleave, measure, peak_rss_mib
 from benchmarks.scale import MINILM_L6
 
 GROUP = "mine"
 TARGET = 1.5
 DATA = "builtin:debian-10pct"
+SUBSET, QUICK_SUBSET = 0.2, 0.05  # 3 rounds × 2 sides of ~40-50 s (benchmarks/README.md)
 TOP_K = 200
 NEGATIVES = 20
 BATCH = 128
@@ -44,42 +49,45 @@ logger = logging.getLogger(__name__)
 
 
 def run(options) -> list[Row]:
-    limit = 500 if options.quick else None
-    sides = {
-        "ours": lambda: measure(__name__, "ours_side", timeout_s=3600, scratch=str(options.scratch), limit=limit),
-        "st": lambda: measure(__name__, "st_side", timeout_s=3600, limit=limit),
-    }
-    # ours, ST, ours: a shared machine's speed drifts by up to 1.5x over minutes; the mean of our
-    # runs before and after the baseline's cancels a linear drift, at three runs instead of four.
-    order = ("ours", "st") if options.quick else ("ours", "st", "ours")
-    runs: dict[str, list] = {"ours": [], "st": []}
-    for name in order:
-        logger.info("mine: %s", "ours (ance mine --no-eval)" if name == "ours" else "sentence-transformers mine_hard_negatives")
-        runs[name].append(sides[name]())
-    ours, theirs = runs["ours"][-1], runs["st"][0]
-    seconds = float(np.mean([side.seconds for side in runs["ours"]]))
-    peak = max(side.peak_mem_mib for side in runs["ours"])
+    dataset = str(make_subset(Path(options.scratch) / "mine", QUICK_SUBSET if options.quick else SUBSET))
+    results = interleave(MIN_ROUNDS, {
+        "ours": lambda: measure(__name__, "ours_side", timeout_s=3600, scratch=str(options.scratch), dataset=dataset),
+        "st": lambda: measure(__name__, "st_side", timeout_s=3600, dataset=dataset),
+    }, label="mine")
+    ours_runs, st_runs = results["ours"], results["st"]
+    ours, theirs = ours_runs[-1], st_runs[-1]
     phases = ", ".join(f"{k} {v:.1f}" for k, v in ours.extra["phases"].items())
-    note = (f"{DATA}: {ours.extra['passages']} passages, {ours.extra['queries']} train queries "
+    note = (f"{DATA} subset {ours.extra['passages']} passages, {ours.extra['queries']} train queries "
             f"(ST: {theirs.extra['queries']}), top-{TOP_K}, {NEGATIVES} negatives, batch {BATCH}, cold caches; "
-            f"ours: mean of {len(runs['ours'])} runs around the baseline's ({_list(runs['ours'])} s; peak memory the higher); "
-            f"CPU time {ours.extra['cpu_seconds']:.0f} s vs {theirs.extra['cpu_seconds']:.0f} s; ours (last run) by phase: {phases}; "
+            f"CPU time median {statistics.median(s.extra['cpu_seconds'] for s in ours_runs):.0f} s vs "
+            f"{statistics.median(s.extra['cpu_seconds'] for s in st_runs):.0f} s; ours (last round) by phase: {phases}; "
             f"corpus encode {ours.extra['corpus_gflops']:.0f} GFLOP/s of model FLOPs ({ours.extra['mean_tokens']:.0f} "
             f"tokens/passage) vs {ours.extra['gemm_gflops']:.0f} GFLOP/s for one fp32 GEMM of MiniLM's FFN shape")
-    return [Row(GROUP, "ance mine vs ST mine_hard_negatives (encode + top-200 + 20 negatives)", seconds,
-                theirs.seconds, "s", TARGET, peak, theirs.peak_mem_mib, note=note)]
+    return [Row.from_rounds(
+        GROUP, "ance mine vs ST mine_hard_negatives (encode + top-200 + 20 negatives)",
+        [s.seconds for s in ours_runs], [s.seconds for s in st_runs], "s", TARGET,
+        max(s.peak_mem_mib for s in ours_runs), max(s.peak_mem_mib for s in st_runs),
+        peak_limit_mib=min(s.peak_mem_mib for s in st_runs), note=note,
+        extra={"phases": [s.extra["phases"] for s in ours_runs]},
+    )]
 
 
-def _list(sides) -> str:
-    return ", ".join(f"{side.seconds:.0f}" for side in sides)
+def make_subset(folder: Path, fraction: float) -> Path:
+    """The passage subset both sides mine (ance_core.data.subset, as `data.subset` makes it): its folder."""
+    from ance_core.config import validate_experiment
+    from ance_core.data.subset import subset_source
+
+    experiment = validate_experiment({"name": "bench-mine-subset", "data": {"dataset": DATA,
+                                      "subset": {"fraction": fraction}}, "outputs": {"root": str(folder)}})
+    return subset_source(experiment).root
 
 
-def _train_pairs(limit: int | None):
+def _train_pairs(dataset: str):
     """(query texts, positive texts, all passage texts) of the train queries with a positive in the corpus."""
     from ance_core.data import load_collection, load_qrels, load_queries
     from ance_core.data.layout import resolve_dataset
 
-    source = resolve_dataset(DATA)
+    source = resolve_dataset(dataset)
     collection = load_collection(source.collection)
     queries = load_queries(source.queries("train"))
     qrels = load_qrels(source.qrels("train"))
@@ -88,14 +96,13 @@ def _train_pairs(limit: int | None):
         rows = [r for r in collection.ids.rows(qrels.relevant(qid)).tolist() if r >= 0]
         if rows:
             pairs.append((text, collection.texts[rows[0]]))
-    pairs = pairs[:limit] if limit else pairs
     return [q for q, _ in pairs], [p for _, p in pairs], collection.texts
 
 
 # ---------------------------------------------------------------- the measured sides (child processes)
 
 
-def ours_side(scratch: str, limit: int | None) -> dict:
+def ours_side(scratch: str, dataset: str) -> dict:
     import transformers.models.bert.modeling_bert  # noqa: F401  imported before the clock, as the ST side's are
 
     from ance_core.config import validate_experiment
@@ -107,12 +114,11 @@ def ours_side(scratch: str, limit: int | None) -> dict:
     with tempfile.TemporaryDirectory(dir=scratch) as root:
         experiment = validate_experiment({
             "name": "bench-mine",
-            "data": {"dataset": DATA},
+            "data": {"dataset": dataset},
             "model": {"name": "minilm", "passage_max_len": MAX_LEN},
             "warmup": {"enabled": False},
             "ance": {"top_k": TOP_K, "segment": {"kind": "top", "windows": [[0, NEGATIVES]], "n": NEGATIVES},
-                     "encode": {"batch_size": BATCH},
-                     "query_fraction": 1.0 if limit is None else min(1.0, limit / 5381)},
+                     "encode": {"batch_size": BATCH}},
             "outputs": {"root": root},
         })
         wall, cpu = time.perf_counter(), time.process_time()
@@ -143,14 +149,14 @@ def gemm_gflops(rows: int) -> float:
     return gemm["flops"] / gemm["seconds"] / 1e9
 
 
-def st_side(limit: int | None) -> dict:
+def st_side(dataset: str) -> dict:
     import transformers.models.bert.modeling_bert  # noqa: F401  before the clock, as on our side
     from datasets import Dataset
     from sentence_transformers.util import mine_hard_negatives
 
     from benchmarks.baselines.sentence_transformers_encode import load
 
-    queries, positives, corpus = _train_pairs(limit)
+    queries, positives, corpus = _train_pairs(dataset)
     dataset = Dataset.from_dict({"query": queries, "positive": positives})
     wall, cpu = time.perf_counter(), time.process_time()
     model = load(MAX_LEN)

@@ -10,14 +10,19 @@ On this machine it measures, each in its own process:
 * search: `ance_core.index.blocked_search` (our CPU exact search) at d = 768,
   k = 200 on 512 queries × 20,000 passages.
 MFU = achieved model FLOP/s (benchmarks/scale.py counts them) ÷ that GEMM peak.
+The three are interleaved over MIN_ROUNDS rounds; round i of encode or search is
+compared with round i of the GEMM.
 
-Rows: the measured encode and search rates against the GEMM peak; the refresh
-projected on this CPU from them (no baseline: 16 h on four A40s against a CPU
-would be a ratio of hardware, not of code); and on one A40, A100 and H200 from
-the datasheet peak × an MFU that `make bench-gpu` measured on that kind (read
-from benchmarks/results/*.json), else an assumed 0.35 (encode) / 0.6 (search).
-Those rows' baseline is the study's 16 h per refresh on 4×A40 (ratio = speed-up),
-the H200's target the moonshot, 15 minutes (16 h / 15 min = 64×).
+Measured rows: the encode and search rates against the GEMM peak. Projected rows
+(`kind` "projected", their own section, never ticked): the refresh projected on
+this CPU from the median measured rates (no reference: 16 h on four A40s against
+a CPU would be a ratio of hardware, not of code); and on one A40, A100 and H200
+from the datasheet peak × an MFU that `make bench-gpu` measured - on that kind
+if it has run there, else on the GPU kind it last ran on (benchmarks/results/*.json),
+else an assumed 0.35 (encode) / 0.6 (search). Every input of a projection is in
+its row's `extra["inputs"]`, with where it came from. Those rows' reference is the
+study's 16 h per refresh on 4×A40 (ratio = speed-up), shown against the moonshot,
+15 minutes (16 h / 15 min = 64×) - a projection, not a result.
 """
 
 from __future__ import annotations
@@ -25,13 +30,15 @@ from __future__ import annotations
 import json
 import logging
 import re
+import statistics
 import time
 from contextlib import nullcontext
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.harness import RESULTS_DIR, Row, default_machine_name, machine_info, measure
+from benchmarks.harness import MIN_ROUNDS, PROJECTED, RESULTS_DIR, Row, default_machine_name, interleave, machine_info, measure
 from benchmarks.scale import MS_MARCO, ROBERTA_BASE, EncoderShape, Hardware, gpu_kind, project_refresh
 
 GROUP = "scale"
@@ -45,6 +52,7 @@ ASSUMED_WRITE_BYTES_PER_S = 1e9
 # When this machine has no samplers rows: our vectorised samplers take about a CPU
 # second per 500k queries × top-200 (the samplers row on a 2-CPU Xeon).
 DECLARED_SAMPLING_SECONDS = 1.0
+STUDY_LOOP_ROW = ": ours vs the study's loop"  # one samplers row per study strategy ends so
 
 CPU_ENCODE = dict(passages=32, batch_size=16)
 CPU_ENCODE_QUICK = dict(passages=8, batch_size=8)
@@ -57,68 +65,94 @@ logger = logging.getLogger(__name__)
 def run(options) -> list[Row]:
     encode_shape = CPU_ENCODE_QUICK if options.quick else CPU_ENCODE
     search_shape = CPU_SEARCH_QUICK if options.quick else CPU_SEARCH
-    logger.info("scale: GEMM peak")
-    gemm = measure(__name__, "gemm_side", device="cpu", dtype="fp32", m=int(encode_shape["batch_size"] * MS_MARCO.passage_tokens),
-                   k=ROBERTA_BASE.hidden, n=ROBERTA_BASE.intermediate, repeats=5)
-    logger.info("scale: encode %d passages", encode_shape["passages"])
-    encode = measure(__name__, "encode_side", device="cpu", dtype="fp32", mean_tokens=MS_MARCO.passage_tokens,
-                     spread=0.0, max_len=MS_MARCO.passage_max_len, **encode_shape)
-    logger.info("scale: search")
-    search = measure(__name__, "cpu_search_side", dim=MS_MARCO.dim, k=MS_MARCO.top_k, **search_shape)
-
-    peak = gemm.extra["flops"] / gemm.seconds
-    encode_rate, search_rate = encode.extra["flops"] / encode.seconds, search.extra["flops"] / search.seconds
+    results = interleave(MIN_ROUNDS, {
+        "gemm": lambda: measure(__name__, "gemm_side", device="cpu", dtype="fp32",
+                                m=int(encode_shape["batch_size"] * MS_MARCO.passage_tokens),
+                                k=ROBERTA_BASE.hidden, n=ROBERTA_BASE.intermediate, repeats=5),
+        "encode": lambda: measure(__name__, "encode_side", device="cpu", dtype="fp32",
+                                  mean_tokens=MS_MARCO.passage_tokens, spread=0.0, max_len=MS_MARCO.passage_max_len,
+                                  **encode_shape),
+        "search": lambda: measure(__name__, "cpu_search_side", dim=MS_MARCO.dim, k=MS_MARCO.top_k, **search_shape),
+    }, label="scale")
+    rates = {name: [side.extra["flops"] / side.seconds for side in sides] for name, sides in results.items()}
+    gemm, encode, search = results["gemm"][0], results["encode"][0], results["search"][0]
+    peak, encode_rate, search_rate = (statistics.median(rates[name]) for name in ("gemm", "encode", "search"))
     sampling, sampling_source = sampling_seconds(MS_MARCO.queries)
     here = Hardware(
         name="this CPU", peak_flops=peak, mfu_encode=encode_rate / peak, mfu_search=search_rate / peak,
-        peak_source=f"measured: torch.mm fp32 {gemm.extra['shape']}",
-        mfu_source=f"measured: encode {_g(encode_rate)}, search {_g(search_rate)}")
+        peak_source=f"measured: torch.mm fp32 {gemm.extra['shape']}, median of {MIN_ROUNDS}",
+        mfu_source=f"measured: encode {_g(encode_rate)}, search {_g(search_rate)}, medians of {MIN_ROUNDS}")
     projection = project_refresh(here, sampling, ASSUMED_WRITE_BYTES_PER_S)
-    inputs = (f"sampling {sampling:.3g} s ({sampling_source}); "
-              f"write at {ASSUMED_WRITE_BYTES_PER_S / 1e9:g} GB/s (assumed)")
+    common_inputs = {"sampling_seconds": sampling, "sampling_source": sampling_source,
+                     "write_bytes_per_s": ASSUMED_WRITE_BYTES_PER_S,
+                     "write_source": "assumed (a local NVMe SSD writes 2-3 GB/s; 1 GB/s errs slow)",
+                     "shape": asdict(MS_MARCO), "shape_source": "MS MARCO file sizes; token means declared (benchmarks/scale.py)",
+                     "encoder": asdict(ROBERTA_BASE)}
+    inputs = f"sampling {sampling:.3g} s ({sampling_source}); write at {ASSUMED_WRITE_BYTES_PER_S / 1e9:g} GB/s (assumed)"
+    gemm_peaks = [s.peak_mem_mib for s in results["gemm"]]
     rows = [
-        Row(GROUP, "RoBERTa-base fp32 encode vs GEMM peak, this CPU", encode_rate / 1e9, peak / 1e9, "GFLOP/s", None,
-            encode.peak_mem_mib, gemm.peak_mem_mib, lower_is_better=False,
+        Row.from_rounds(
+            GROUP, "RoBERTa-base fp32 encode vs GEMM peak, this CPU", [r / 1e9 for r in rates["encode"]],
+            [r / 1e9 for r in rates["gemm"]], "GFLOP/s", None, max(s.peak_mem_mib for s in results["encode"]),
+            max(gemm_peaks), lower_is_better=False,
             note=f"ratio = MFU; {encode.extra['passages']} passages × {encode.extra['mean_tokens']:g} tokens, batch "
                  f"{encode_shape['batch_size']}, random init, inference_mode; "
-                 f"{encode.extra['passages'] / encode.seconds:.3g} passages/s, CPU time "
-                 f"{encode.extra['flops'] / encode.extra['cpu_seconds'] / 1e9:.3g} GFLOP/CPU-s; "
-                 f"peak = best torch.mm {gemm.extra['shape']} fp32",
-            extra={"passages_per_s": encode.extra["passages"] / encode.seconds, "mfu": encode_rate / peak}),
-        Row(GROUP, "exact top-200 search d=768 (ours, blocked) vs GEMM peak, this CPU", search_rate / 1e9, peak / 1e9,
-            "GFLOP/s", None, search.peak_mem_mib, gemm.peak_mem_mib, lower_is_better=False,
+                 f"{encode.extra['passages'] * encode_rate / encode.extra['flops']:.3g} passages/s (median); "
+                 f"peak = best torch.mm {gemm.extra['shape']} fp32 per round"),
+        Row.from_rounds(
+            GROUP, "exact top-200 search d=768 (ours, blocked) vs GEMM peak, this CPU",
+            [r / 1e9 for r in rates["search"]], [r / 1e9 for r in rates["gemm"]], "GFLOP/s", None,
+            max(s.peak_mem_mib for s in results["search"]), max(gemm_peaks), lower_is_better=False,
             note=f"ratio = fraction of the encoder-shaped GEMM peak; Q={search_shape['queries']} × "
                  f"N={search_shape['corpus']} × d={MS_MARCO.dim}, fp16 unit vectors, k={MS_MARCO.top_k}; "
-                 f"{search.seconds:.3g} s per search",
-            extra={"fraction_of_peak": search_rate / peak}),
+                 f"{search.extra['flops'] / search_rate:.3g} s per search (median)"),
         Row(GROUP, "one full MS MARCO refresh projected on this CPU", projection.hours, None, "h", None, None,
-            note="no baseline: the study's 16 h on 4×A40 against a CPU is a ratio of hardware, not code; "
+            kind=PROJECTED,
+            note="no reference: the study's 16 h on 4×A40 against a CPU is a ratio of hardware, not code; "
                  + "; ".join(projection.lines) + f"; {inputs}",
-            extra={"seconds": projection.seconds}),
+            extra={"seconds": projection.seconds, "inputs": {**common_inputs, **_hardware_inputs(here)}}),
     ]
     measured = measured_gpu_mfu()
     for kind_name in PROJECTED_KINDS:
         kind = gpu_kind(kind_name)
-        if kind.name in measured:
-            mfu, source = measured[kind.name]
-        else:
-            mfu, source = ASSUMED_MFU, f"assumed until `make bench-gpu` measures it on an {kind.name}"
+        mfu, source = gpu_mfu_for(kind.name, measured)
         gpu = Hardware(kind.name, kind.peak_flops, *mfu, peak_source=f"datasheet, dense BF16: {kind.source}",
                        mfu_source=source)
         projection = project_refresh(gpu, sampling, ASSUMED_WRITE_BYTES_PER_S)
         is_moonshot = kind.name == "H200"
         rows.append(Row(
             GROUP, f"one full MS MARCO refresh projected on one {kind.name} (datasheet peak × MFU)", projection.hours,
-            STUDY_HOURS, "h", STUDY_HOURS / MOONSHOT_HOURS if is_moonshot else None, None,
-            note=f"baseline = the study, {STUDY_HOURS:g} h per refresh on 4×A40; ratio = speed-up"
-                 + (f"; target = the moonshot, {MOONSHOT_HOURS * 60:g} min "
+            STUDY_HOURS, "h", STUDY_HOURS / MOONSHOT_HOURS if is_moonshot else None, None, kind=PROJECTED,
+            note=f"reference = the study, {STUDY_HOURS:g} h per refresh on 4×A40 (fp32 RoBERTa at 512 tokens: not the "
+                 f"same work); ratio = projected speed-up"
+                 + (f"; shown against the moonshot, {MOONSHOT_HOURS * 60:g} min "
                     f"({STUDY_HOURS:g} h / {MOONSHOT_HOURS * 60:g} min = {STUDY_HOURS / MOONSHOT_HOURS:g}×)"
                     if is_moonshot else "")
                  + "; " + "; ".join(projection.lines) + f"; {inputs}",
             extra={"seconds": projection.seconds, "mfu_encode": gpu.mfu_encode, "mfu_search": gpu.mfu_search,
-                   "mfu_source": source},
+                   "mfu_source": source, "inputs": {**common_inputs, **_hardware_inputs(gpu)}},
         ))
     return rows
+
+
+def _hardware_inputs(hardware: Hardware) -> dict:
+    return {"peak_flops": hardware.peak_flops, "peak_source": hardware.peak_source, "mfu_encode": hardware.mfu_encode,
+            "mfu_search": hardware.mfu_search, "mfu_source": hardware.mfu_source}
+
+
+def gpu_mfu_for(kind: str, measured: dict[str, tuple[tuple[float, float], str]]) -> tuple[tuple[float, float], str]:
+    """(MFU encode, MFU search) for a GPU kind, and where they come from.
+
+    Measured on this kind if `make bench-gpu` ran on one; else measured on the kind
+    it ran on last (an MFU carries across kinds far better than a guess); else assumed.
+    """
+    if kind in measured:
+        return measured[kind]
+    if measured:
+        other = max(measured, key=lambda k: measured[k][1][-10:])  # each source ends with its date
+        mfu, source = measured[other]
+        return mfu, f"{source}, on an {other}: applied to the {kind}'s datasheet peak"
+    return ASSUMED_MFU, "assumed until `make bench-gpu` measures it on a GPU"
 
 
 # ---------------------------------------------------------------- inputs from other rows
@@ -135,8 +169,7 @@ def sampling_seconds(queries: int, results_dir: Path | None = None) -> tuple[flo
     measured = []
     for row in doc.get("rows", []):
         scale = re.match(r"(\d+)×\d+", row.get("note", ""))
-        if row["group"] == "samplers" and row["name"].endswith(", legacy counting") and scale \
-                and not row["name"].startswith("all"):
+        if row["group"] == "samplers" and row["name"].endswith(STUDY_LOOP_ROW) and scale:
             measured.append((row["ours"] * queries / int(scale.group(1)), row["name"], row["ours"], scale.group(0)))
     if not measured:
         return DECLARED_SAMPLING_SECONDS, "declared: no samplers rows for this machine"

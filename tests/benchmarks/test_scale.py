@@ -104,9 +104,9 @@ def test_the_ms_marco_refresh_on_an_h200_at_the_assumed_mfu():
 
 def test_sampling_seconds_come_from_this_machines_slowest_study_sampler(tmp_path):
     rows = [
-        {"group": "samplers", "name": "random20, legacy counting", "ours": 2.0, "note": "500000×200; same count"},
-        {"group": "samplers", "name": "top20, legacy counting", "ours": 1.0, "note": "500000×200; identical"},
-        {"group": "samplers", "name": "all 4 study strategies, legacy counting", "ours": 9.0, "note": "500000×200"},
+        {"group": "samplers", "name": "random20: ours vs the study's loop", "ours": 2.0, "note": "500000×200; same"},
+        {"group": "samplers", "name": "top20: ours vs the study's loop", "ours": 1.0, "note": "500000×200; identical"},
+        {"group": "samplers", "name": "top20: ours vs vectorised numpy", "ours": 9.0, "note": "500000×200"},
         {"group": "samplers", "name": "simans 20 of [0,200), positive-free", "ours": 7.0, "note": "500000×200"},
     ]
     (tmp_path / f"{default_machine_name(machine_info())}.json").write_text(json.dumps({"rows": rows}))
@@ -203,6 +203,7 @@ def test_the_gpu_group_projects_from_its_measured_rates(monkeypatch, tmp_path):
     encode = rows["RoBERTa-base bf16 encode (batch 128) vs peak"]
     assert encode.ours == 500 and encode.baseline == 989 and encode.ratio == pytest.approx(0.51, abs=0.01)
     refresh = rows["one full MS MARCO refresh projected on this GPU (measured rates)"]
+    assert refresh.kind == "projected" and refresh.meets_target is None
     assert refresh.extra["gpu_kind"] == "H200" and refresh.extra["mfu_encode"] == pytest.approx(500 / 989)
     assert refresh.target == 64 and refresh.baseline == 16
     assert refresh.extra["seconds"]["encode passages"] == pytest.approx(
@@ -220,7 +221,23 @@ def test_the_scale_group_uses_a_measured_gpu_mfu_when_bench_gpu_left_one(monkeyp
     h200 = rows["one full MS MARCO refresh projected on one H200 (datasheet peak × MFU)"]
     a40 = rows["one full MS MARCO refresh projected on one A40 (datasheet peak × MFU)"]
     assert h200.extra["mfu_encode"] == 0.5 and "measured by make bench-gpu on gpu-node" in h200.note
-    assert a40.extra["mfu_encode"] == 0.35 and "assumed" in a40.note and a40.target is None
+    # no A40 measured: the MFU measured on the H200 carries over to the A40's datasheet peak, and says so
+    assert a40.extra["mfu_encode"] == 0.5 and "on an H200: applied to the A40's datasheet peak" in a40.note
+    assert a40.extra["inputs"]["peak_flops"] == gpu_kind("A40").peak_flops
+    assert a40.extra["inputs"]["write_source"].startswith("assumed")
     assert h200.target == 64 and h200.ratio == pytest.approx(16 / h200.ours, abs=0.01)
+    assert all(r.kind == "projected" and r.meets_target is None for r in rows.values() if "projected" in r.name)
     cpu = rows["one full MS MARCO refresh projected on this CPU"]
     assert cpu.baseline is None and cpu.ours == pytest.approx(sum(cpu.extra["seconds"].values()) / 3600)
+    encode = rows["RoBERTa-base fp32 encode vs GEMM peak, this CPU"]
+    assert encode.kind == "measured" and len(encode.rounds) == 3 and encode.ratio == 0.5
+
+
+def test_without_any_gpu_measurement_the_mfu_is_assumed_and_says_so():
+    mfu, source = scale_rows.gpu_mfu_for("A40", {})
+    assert mfu == scale_rows.ASSUMED_MFU and source.startswith("assumed")
+    measured = {"H100 SXM": ((0.3, 0.4), "measured by make bench-gpu on a, 2026-01-01"),
+                "H200": ((0.5, 0.6), "measured by make bench-gpu on b, 2026-03-01")}
+    assert scale_rows.gpu_mfu_for("H100 SXM", measured) == measured["H100 SXM"]
+    mfu, source = scale_rows.gpu_mfu_for("A100", measured)
+    assert mfu == (0.5, 0.6) and "on an H200" in source  # the latest measurement

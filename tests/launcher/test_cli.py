@@ -94,11 +94,14 @@ def test_a_local_chain_ends_with_the_result_table(make_experiment, stand_in, tmp
     submission, results = launch(plan)
     assert all(r.exit_code == 0 for r in results)
     write_study(tmp_path / "runs")  # what the real stages would have left in the run folders
+    with (tmp_path / "runs" / "top20" / "seed0" / "metrics.jsonl").open("a") as log:  # a timed train event
+        log.write('{"kind": "train", "step": 1, "loss": 0.5, "lr": 1e-5, "refresh": 1, "seconds": 42.0}\n')
     capsys.readouterr()
     submission = load_submission(submission.folder)
     cli._print_report(submission, collect(submission))
     out = capsys.readouterr().out
     assert "dev nDCG@10 per strategy" in out and "top20+bottom20" in out and "2 seeds" in out
+    assert "Where the time went" in out and "42.0 s" in out
 
 
 def test_submissions_of_a_profile_root_are_found_from_the_runs_root(make_experiment, stand_in, tmp_path, capsys,

@@ -106,6 +106,16 @@ def test_int8_quantized_copy(encoder, tiny_texts):
     assert type(dense).__module__.startswith("torch.ao.nn.quantized.dynamic")
 
 
+def test_the_int8_copy_is_made_once_per_weights(encoder, tiny_texts):
+    first = quantize_for_cpu(encoder)
+    assert quantize_for_cpu(encoder) is first  # same weights: the same copy, not a new deep copy
+    with torch.no_grad():
+        next(encoder.parameters()).add_(0.01)  # an optimizer step changes the weights
+    second = quantize_for_cpu(encoder)
+    assert second is not first
+    assert quantize_for_cpu(encoder) is second
+
+
 def test_quantize_refuses_a_gpu_device(encoder, tiny_texts):
     with pytest.raises(InputError, match="CPU-only"):
         embed(encoder, tiny_texts, "passage", quantize=True, device="cuda")

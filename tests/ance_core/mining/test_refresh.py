@@ -72,7 +72,7 @@ def test_each_study_strategy_writes_negatives_inside_its_windows(strategy, make_
     assert stats["negative_rank"]["min"] >= STRATEGIES[strategy][0][0]
     assert stats["negative_rank"]["max"] < STRATEGIES[strategy][-1][1]
     assert 0 <= stats["positive_in_topk"] <= 1 and stats["search"] == "blocked-cpu"
-    assert {"encode_corpus", "encode_queries", "search_and_sample"} <= set(stats["seconds"])
+    assert {"encode_corpus", "encode_queries", "search", "sample"} <= set(stats["seconds"])
 
 
 def test_query_fraction_samples_per_refresh_and_reruns_are_identical(make_experiment, tmp_path):
@@ -112,3 +112,22 @@ def test_a_second_refresh_with_the_same_checkpoint_encodes_nothing(make_experime
     second = refresh(experiment, experiment.model.name, tmp_path / "run2", refresh=0, seed=0, show_progress=False)
     assert second.negatives_path.read_bytes() == first.negatives_path.read_bytes()
     assert dict(second) == dict(first)
+
+
+def test_a_quantized_refresh_quantizes_the_checkpoint_once(make_experiment, tmp_path, monkeypatch):
+    """Passages, train queries and dev queries are encoded by one int8 copy, not one copy each."""
+    import torch.ao.quantization as quantization
+
+    calls = []
+    real = quantization.quantize_dynamic
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(quantization, "quantize_dynamic", counted)
+    experiment = make_experiment({"kind": "top", "windows": [[0, 5]], "n": 5},
+                                 encode={"batch_size": 64, "quantize_cpu": True})
+    result = refresh(experiment, experiment.model.name, tmp_path / "run", refresh=0, seed=0, show_progress=False)
+    assert result.negatives_path.exists()
+    assert len(calls) == 1  # one shared-weights backbone, quantized once

@@ -43,9 +43,9 @@ def final_hash(run_dir: Path, step: int) -> str:
 
 
 def comparable(run_dir: Path) -> list[dict]:
-    """The events that must match an uninterrupted run's: all but timings and absolute paths."""
+    """The events that must match an uninterrupted run's: all but timings (seconds, *_s) and absolute paths."""
     out = []
     for event in events(run_dir):
-        event = {k: v for k, v in event.items() if k not in ("steps_per_s", "seconds", "checkpoint")}
+        event = {k: v for k, v in event.items() if k not in ("seconds", "checkpoint") and not k.endswith("_s")}
         out.append(event)
     return out
