@@ -1,6 +1,6 @@
 """Render a batch script: `render(experiment, template, job) -> str`, a pure function.
 
-The templates in `slurm_templates/` decide the job shapes; this module only
+The templates in `launcher/templates/` decide the job shapes; this module only
 gives them values and filters. Jinja runs with `StrictUndefined`, so a value the
 template needs but the job does not have stops the render with an `InputError`
 naming it, instead of writing an empty word into a script. Every value that
@@ -25,7 +25,7 @@ from ance_core.config.schema import SAFE_TOKEN
 from ance_core.errors import InputError, Problem
 from launcher.paths import check_bind_path, paths_to_bind, sbatch_path_problem
 
-TEMPLATE_DIR = Path(os.environ.get("ANCE_SLURM_TEMPLATES") or Path(__file__).resolve().parents[1] / "slurm_templates")
+TEMPLATE_DIR = Path(os.environ.get("ANCE_SLURM_TEMPLATES") or Path(__file__).resolve().parent / "templates")
 # The job shapes (one template each) and what each is for.
 TEMPLATES: dict[str, str] = {
     "warmup": "BM25 warm-up of one seed (checkpoint-0 shared by the strategies)",
@@ -190,7 +190,7 @@ _UNDEFINED_ATTRIBUTE = re.compile(r"has no attribute '([^']+)'|'([^']+)' is unde
 
 
 def render(experiment: Experiment, template: str, job: JobContext | None = None) -> str:
-    """The batch script for `experiment` from `slurm_templates/<template>` (pure: same input, same text)."""
+    """The batch script for `experiment` from `launcher/templates/<template>` (pure: same input, same text)."""
     name = template_name(template)
     job = job or preview_job(experiment, name)
     resources = experiment.resources

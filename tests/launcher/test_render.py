@@ -75,7 +75,7 @@ CASES = {
 
 def test_every_template_has_golden_cases():
     on_disk = {path.name.removesuffix(".sh.j2") for path in TEMPLATE_DIR.glob("*.sh.j2")}
-    assert on_disk == set(TEMPLATES), "slurm_templates/*.sh.j2 and launcher.render.TEMPLATES disagree"
+    assert on_disk == set(TEMPLATES), "launcher/templates/*.sh.j2 and launcher.render.TEMPLATES disagree"
     assert {template for template, _, _ in CASES.values()} == on_disk
 
 
