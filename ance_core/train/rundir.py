@@ -8,20 +8,16 @@ from a different configuration is refused rather than mixed with.
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import fcntl
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ance_core.config import Experiment, experiment_hash
-from ance_core.errors import InputError, StageError
+from ance_core.errors import InputError
 from ance_core.io.atomic import write_json, write_text
+from ance_core.io.lock import exclusive  # noqa: F401 - the run folder's lock; callers import it from here
 from ance_core.io.manifest import write_manifest
 
 CONFIG_FILE = "config.yaml"
@@ -49,21 +45,44 @@ def prepare(run_dir: Path, experiment: Experiment, stage: str) -> None:
     """Create the folder, or check that an existing one belongs to this configuration."""
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / CONFIG_FILE
-    current = experiment_hash(experiment)
+    current = run_identity(experiment)
     if config_path.is_file():
         try:
             saved = Experiment.model_validate(yaml.safe_load(config_path.read_text(encoding="utf-8")))
         except Exception as exc:  # noqa: BLE001 - any unreadable config means "not ours"
             raise InputError.single(config_path, "document", "the resolved experiment this run was started with", str(exc).splitlines()[0], raw=True) from None
-        if experiment_hash(saved) != current:
+        if run_identity(saved) != current:
             raise InputError.single(
-                config_path, "experiment", f"the same configuration as this run (hash {experiment_hash(saved)})",
+                config_path, "experiment", f"the same configuration as this run (hash {run_identity(saved)})",
                 f"a different one (hash {current}); use another --out or the original config", raw=True,
             )
         return
     dump = experiment.model_dump(mode="json")
     write_text(config_path, yaml.safe_dump(dump, sort_keys=False))
     write_manifest(run_dir, stage, current, seed=experiment.seeds[0])
+
+
+# Resources that say where and how a job is scheduled, not what it computes: a resubmission with
+# another partition, account, time limit or image (a site file) resumes the same run.
+SCHEDULING_FIELDS = (
+    "executor", "runtime", "image", "partition", "account", "qos", "constraint", "gpu_type", "cpus", "mem", "time",
+    "signal_seconds", "requeue", "shards", "modules", "binds", "mail_user", "mail_type", "sbatch", "hf_home",
+    "prep", "warmup", "refresh0", "report",
+)
+
+
+def run_identity(experiment: Experiment) -> str:
+    """The hash a run folder is kept by: the whole experiment but its scheduling-only resources."""
+    dump = experiment.model_dump(mode="json")
+    dump["resources"] = {k: v for k, v in dump["resources"].items() if k not in SCHEDULING_FIELDS}
+    return experiment_hash(Experiment.model_validate(dump))
+
+
+def run_finished(run_dir: Path, refreshes: int) -> bool:
+    """A run that needs no job: STATUS.json says finished and every planned refresh 0..refreshes has a record."""
+    if read_status(run_dir).get("state") != "finished":
+        return False
+    return all(read_refresh_record(run_dir, r) is not None for r in range(refreshes + 1))
 
 
 def write_status(run_dir: Path, state: str, **fields: Any) -> None:
@@ -75,27 +94,6 @@ def read_status(run_dir: Path) -> dict[str, Any]:
         return json.loads((run_dir / STATUS_FILE).read_text())
     except (OSError, ValueError):
         return {}
-
-
-@contextlib.contextmanager
-def exclusive(lock_path: Path, what: str, wait: bool = False) -> Iterator[None]:
-    """An flock held for the block; released by the kernel even on SIGKILL.
-
-    wait=False: fail at once when someone else holds it (two `ance run` on one
-    folder); wait=True: queue behind them (strategies waiting for a shared warm-up).
-    """
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise StageError(f"{what} is in use by another process (lock {lock_path})") from None
-            raise
-        yield
-    finally:
-        os.close(fd)
 
 
 def refresh_record_path(run_dir: Path, refresh: int) -> Path:

@@ -15,19 +15,22 @@ from launcher.records import load_submission
 from launcher_helpers import make_plan
 
 
-def test_study_plan_shares_a_warmup_per_seed_runs_strategies_in_parallel_and_reports_last(make_experiment, tmp_path):
+def test_study_plan_is_prep_then_warmup_then_refresh0_per_seed_then_strategies_then_report(make_experiment, tmp_path):
     top = make_experiment("top20", seeds=[0, 1])
     bottom = make_experiment("bottom20", seeds=[0, 1], ance={"segment": {"kind": "top", "windows": [[180, 200]]}})
     plan = make_plan([top, bottom], tmp_path, "slurm")
 
     deps = {job.key: job.depends_on for job in plan.jobs}
     assert deps == {
-        "warmup.s0": (),
-        "warmup.s1": (),
-        "run.top20.s0": ("warmup.s0",),
-        "run.top20.s1": ("warmup.s1",),
-        "run.bottom20.s0": ("warmup.s0",),
-        "run.bottom20.s1": ("warmup.s1",),
+        "prep": (),
+        "warmup.s0": ("prep",),
+        "warmup.s1": ("prep",),
+        "refresh0.s0": ("warmup.s0",),
+        "refresh0.s1": ("warmup.s1",),
+        "run.top20.s0": ("refresh0.s0",),
+        "run.top20.s1": ("refresh0.s1",),
+        "run.bottom20.s0": ("refresh0.s0",),
+        "run.bottom20.s1": ("refresh0.s1",),
         "report": ("run.top20.s0", "run.top20.s1", "run.bottom20.s0", "run.bottom20.s1"),
     }
     # plan order is a topological order: executors submit/run in it
@@ -35,6 +38,44 @@ def test_study_plan_shares_a_warmup_per_seed_runs_strategies_in_parallel_and_rep
     assert all(position[dep] < position[key] for key, ds in deps.items() for dep in ds)
     report = plan.job("report")
     assert report.context.run_dirs == tuple(f"{tmp_path}/runs/{n}/seed{s}" for n in ("top20", "bottom20") for s in (0, 1))
+    assert {job.key: job.context.shape for job in plan.jobs if not job.key.startswith("run.")} == {
+        "prep": "prep", "warmup.s0": "warmup", "warmup.s1": "warmup", "refresh0.s0": "refresh0",
+        "refresh0.s1": "refresh0", "report": "report"}
+
+
+def test_each_job_shape_asks_for_its_own_resources(make_experiment, tmp_path):
+    exp = make_experiment(resources={"executor": "slurm", "gpus": 4, "gpus_refresh": 1, "cpus": 8, "mem": "128G",
+                                     "time": "2-00:00:00", "refresh0": {"time": "06:00:00"}}, ance={"mode": "async"})
+    plan = make_plan([exp], tmp_path, "slurm")
+    asked = {job.context.shape: (job.resources.gpus, job.resources.cpus, job.resources.mem, job.resources.time)
+             for job in plan.jobs}
+    assert asked == {
+        "prep": (0, 4, "32G", "12:00:00"),  # CPU only, the shape's defaults
+        "warmup": (1, 8, "128G", "2-00:00:00"),  # one GPU, the run's CPUs, memory and time
+        "refresh0": (1, 8, "128G", "06:00:00"),  # its own time limit
+        "run": (4, 8, "128G", "2-00:00:00"),
+        "report": (0, 1, "4G", "00:30:00"),  # CPU, small memory, minutes
+    }
+    scripts = plan.scripts()
+    assert "#SBATCH --gres" not in scripts["prep"] and "#SBATCH --gres" not in scripts["report"]
+    assert "#SBATCH --time=00:30:00" in scripts["report"] and "#SBATCH --mem=4G" in scripts["report"]
+    assert "#SBATCH --gres=gpu:1" in scripts["refresh0.s0"] and "#SBATCH --time=06:00:00" in scripts["refresh0.s0"]
+    assert "#SBATCH --gres=gpu:4" in scripts["run.top20.s0"]
+    assert " prep --config " in scripts["prep"] and " refresh0 --config " in scripts["refresh0.s0"]
+
+
+def test_prep_and_report_refuse_gpus(make_experiment):
+    with pytest.raises(InputError, match=r"resources.prep.gpus: expected 0 \(this job shape runs on CPUs only\)"):
+        make_experiment(resources={"prep": {"gpus": 1}})
+
+
+def test_strategies_with_another_start_get_their_own_refresh0(make_experiment, tmp_path):
+    a = make_experiment("a", warmup={"enabled": False})
+    b = make_experiment("b", warmup={"enabled": False}, ance={"encode": {"batch_size": 7}})
+    plan = make_plan([a, b], tmp_path, "local")
+    refresh0 = [job.key for job in plan.jobs if job.template == "refresh0"]
+    assert len(refresh0) == 2 and plan.job("run.a.s0").depends_on != plan.job("run.b.s0").depends_on
+    assert all(plan.job(key).depends_on == ("prep",) for key in refresh0)  # no warm-up: straight after prep
 
 
 def test_different_warmups_get_their_own_jobs(make_experiment, tmp_path):
@@ -48,8 +89,9 @@ def test_different_warmups_get_their_own_jobs(make_experiment, tmp_path):
 
 def test_no_warmup_job_when_warmup_is_off(make_experiment, tmp_path):
     plan = make_plan([make_experiment(warmup={"enabled": False})], tmp_path, "local")
-    assert [job.key for job in plan.jobs] == ["run.top20.s0", "report"]
-    assert plan.job("run.top20.s0").depends_on == ()
+    assert [job.key for job in plan.jobs] == ["prep", "refresh0.s0", "run.top20.s0", "report"]
+    assert plan.job("refresh0.s0").depends_on == ("prep",)
+    assert plan.job("run.top20.s0").depends_on == ("refresh0.s0",)
 
 
 def test_several_nodes_use_the_multinode_template(make_experiment, tmp_path):
@@ -80,7 +122,7 @@ def test_write_plan_lays_out_the_job_folder(make_experiment, tmp_path):
     assert all(path.stat().st_mode & 0o111 for path in scripts.values())
     submission = load_submission(folder)
     assert [job.key for job in submission.jobs] == [job.key for job in plan.jobs]
-    assert submission.entry("run.top20.s1").depends_on == ("warmup.s1",)
+    assert submission.entry("run.top20.s1").depends_on == ("refresh0.s1",)
     assert json.loads((folder / "submission.json").read_text())["executor"] == "local"
     with pytest.raises(InputError, match="the job folder exists already"):
         write_plan(plan)

@@ -17,6 +17,7 @@ from ance_core.errors import AnceError
 from ance_core.io.atomic import write_text
 from launcher.plan import Plan
 from launcher.slurm import Slurm
+from launcher.preflight import preflight
 from launcher.submit import launch
 from launcher.tui import scripts
 from launcher.tui.screens.base import ModeScreen
@@ -182,6 +183,7 @@ warm-up per seed, one run per seed, the report — with what each waits for.
         session = self.session
         try:
             plan = scripts.submission_plan(view.source, view.options, session.runs, session.workdir)
+            preflight(plan)  # before the confirmation: a missing model or image is said now, nothing queued
         except AnceError as exc:
             self.notify(str(exc), severity="error")
             return
