@@ -94,6 +94,13 @@ def check_bind_path(value: str, field: str, source: str | Path | None = None) ->
     return value
 
 
+def hub_models(experiment: Experiment) -> list[tuple[str, str]]:
+    """(field, name) of the models a resolved experiment loads by hub name (from the HF cache)."""
+    refs = [("model.name", experiment.model.name), ("warmup.init_checkpoint", experiment.warmup.init_checkpoint)]
+    return [(field, ref) for field, ref in refs
+            if ref and ref not in BUILTIN_MODELS and not Path(ref).expanduser().is_absolute()]
+
+
 def paths_to_bind(experiment: Experiment, job_dir: str) -> list[tuple[str, str]]:
     """(field, path) of every host folder a stage in the image reads or writes, outermost first.
 
@@ -107,7 +114,7 @@ def paths_to_bind(experiment: Experiment, job_dir: str) -> list[tuple[str, str]]
         candidates.append(("model.name", experiment.model.name))
     if experiment.warmup.init_checkpoint and Path(experiment.warmup.init_checkpoint).is_absolute():
         candidates.append(("warmup.init_checkpoint", experiment.warmup.init_checkpoint))
-    if experiment.resources.hf_home:
+    if experiment.resources.hf_home and hub_models(experiment):
         candidates.append(("resources.hf_home", experiment.resources.hf_home))
     candidates += [(f"resources.binds[{i}]", bind) for i, bind in enumerate(experiment.resources.binds)]
 

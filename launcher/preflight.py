@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ance_core.errors import InputError, Problem
 from ance_core.hub import cached_model_dir
-from launcher.paths import BUILTIN_MODELS, BUILTIN_PREFIX
+from launcher.paths import BUILTIN_MODELS, BUILTIN_PREFIX, hub_models
 from launcher.render import TEMPLATE_DIR, template_name
 
 PREFLIGHT = "pre-flight (nothing was submitted)"
@@ -72,15 +72,15 @@ def _data(exp, has_prep: bool) -> list[Problem]:
 
 
 def _models(exp) -> list[Problem]:
-    refs = [("model.name", exp.model.name)]
-    if exp.warmup.init_checkpoint:
-        refs.append(("warmup.init_checkpoint", exp.warmup.init_checkpoint))
+    """Folders must exist; hub names must be in the jobs' cache (resolve_experiment made local paths absolute)."""
+    hub = hub_models(exp)
+    refs = [("model.name", exp.model.name), ("warmup.init_checkpoint", exp.warmup.init_checkpoint)]
     hf_home = exp.resources.hf_home
     problems = []
     for field, ref in refs:
-        if ref in BUILTIN_MODELS:
+        if not ref or ref in BUILTIN_MODELS:
             continue
-        if ref.startswith(("/", "./", "../", "~")) or Path(ref).exists():
+        if (field, ref) not in hub:
             if not Path(ref).expanduser().is_dir():
                 problems.append(Problem(field, "an existing model or checkpoint folder "
                                         "(train one with ance warmup, or point the field at one)", f"{ref} does not exist"))

@@ -140,3 +140,56 @@ def test_jobs_read_the_resolved_experiment_with_absolute_paths(make_experiment, 
     assert raw["resources"]["image"] == str(tmp_path / "ance.sif")
     monkeypatch.chdir(Path("/"))
     assert load_experiment(copy).model_dump() == plan.job("run.top20.s0").experiment.model_dump()
+
+
+def _finished(run_dir: Path, refreshes: int, without: int | None = None) -> None:
+    """What a finished run leaves: STATUS.json 'finished' and a record per refresh (less `without`)."""
+    from ance_core.train.rundir import write_refresh_record, write_status
+
+    write_status(run_dir, "finished", refresh=refreshes)
+    for refresh in range(refreshes + 1):
+        if refresh != without:
+            write_refresh_record(run_dir, refresh, {"ok": True})
+
+
+def test_resubmission_leaves_out_finished_runs_and_the_jobs_only_they_needed(make_experiment, tmp_path):
+    from launcher.plan import new_submission_id, plan_study
+    from launcher.submit import resolve_all
+
+    exps = [make_experiment("top20", seeds=[0, 1]),
+            make_experiment("bottom20", seeds=[0, 1], ance={"segment": {"kind": "top", "windows": [[180, 200]]}})]
+    refreshes = exps[0].ance.refreshes
+    runs = tmp_path / "runs"
+    _finished(runs / "top20" / "seed0", refreshes)
+    _finished(runs / "bottom20" / "seed0", refreshes)
+    _finished(runs / "top20" / "seed1", refreshes, without=refreshes)  # says finished, but its last refresh has no record
+    resolved = resolve_all([(f"{exp.name}.yaml", exp) for exp in exps], tmp_path)
+
+    def plan():
+        return plan_study(resolved, submission_id=new_submission_id(), workdir=str(tmp_path), executor="local",
+                          skip_finished=True)
+
+    first = plan()
+    assert first.skipped == [("top20", 0), ("bottom20", 0)]
+    assert [job.key for job in first.jobs] == ["prep", "warmup.s1", "refresh0.s1", "run.top20.s1", "run.bottom20.s1", "report"]
+    assert first.job("report").depends_on == ("run.top20.s1", "run.bottom20.s1")
+    assert len(first.job("report").context.run_dirs) == 4  # the report covers every run, finished ones too
+
+    _finished(runs / "top20" / "seed1", refreshes)
+    _finished(runs / "bottom20" / "seed1", refreshes)
+    every = plan()
+    assert len(every.skipped) == 4
+    assert [(job.key, job.depends_on) for job in every.jobs] == [("report", ())]  # still the report
+
+
+def test_submit_says_which_runs_it_skipped(make_experiment, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "1000")
+    exp_file = tmp_path / "top20.yaml"
+    exp_file.write_text(f"name: top20\nseeds: [0, 1]\noutputs: {{root: {tmp_path / 'runs'}}}\n")
+    _finished(tmp_path / "runs" / "top20" / "seed1", load_experiment(exp_file).ance.refreshes)
+    from launcher import cli
+
+    assert cli.main(["submit", str(exp_file), "--executor", "local", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped top20 seed 1: finished" in out and "run.top20.s0" in out and "run.top20.s1" not in out
