@@ -38,10 +38,10 @@ def ensure_dataset(experiment) -> None:
             None, "data.dataset", "an existing data directory, or data.download naming what to download into it",
             f"{data.dataset} does not exist", raw=True,
         )
-    from ance_core.data.msmarco import download_dataset
+    from ance_core.data import msmarco
 
     log.info("%s is missing: downloading %s into it", data.dataset, data.download)
-    download_dataset(data.download, data.dataset)
+    msmarco.download_dataset(data.download, data.dataset, base_url=msmarco.BASE_URL)
 
 
 def main(args: argparse.Namespace) -> int:

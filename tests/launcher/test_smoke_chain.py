@@ -6,6 +6,7 @@ Minutes of CPU work (the embedded corpus, MiniLM), hence `slow`; the SLURM one a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ def _check_chain(runs: Path) -> None:
     run_log = " ".join(submission.log_path(submission.entry("run.smoke.s0")).read_text().split())  # unwrapped
     refresh0 = run_log.split("refresh 0 dev:")[0]
     assert "collection.tsv.gz found in the cache" in refresh0 and "encoding passages" not in refresh0
+    assert re.search(r"ranking of \d+ queries found in the cache", refresh0)  # it ranked nothing either
     assert "rows tokenized at 48" in submission.log_path(submission.entry("prep")).read_text()
 
 
