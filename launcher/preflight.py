@@ -32,9 +32,12 @@ def preflight(plan) -> None:
     # The same missing thing in several experiments is one problem naming them all.
     found: dict[Problem, list[str]] = {}
     experiments = {job.experiment.name: job.experiment for job in plan.jobs}
+    # A report reads run folders only; every other job reads the data set and loads the model.
+    reads_data = {job.experiment.name for job in plan.jobs if job.template != "report"}
     for name, exp in experiments.items():
         has_prep = any(j.template == "prep" and j.experiment.data == exp.data for j in plan.jobs)
-        for problem in _data(exp, has_prep) + _models(exp) + _image(exp):
+        problems = _data(exp, has_prep) + _models(exp) if name in reads_data else []
+        for problem in problems + _image(exp):
             found.setdefault(problem, []).append(name)
     for problem, names in found.items():
         who = names[0] if len(names) == 1 else f"{len(names)} experiments ({', '.join(names)})"

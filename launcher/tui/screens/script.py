@@ -183,7 +183,6 @@ warm-up per seed, one run per seed, the report — with what each waits for.
         session = self.session
         try:
             plan = scripts.submission_plan(view.source, view.options, session.runs, session.workdir)
-            preflight(plan)  # before the confirmation: a missing model or image is said now, nothing queued
         except AnceError as exc:
             self.notify(str(exc), severity="error")
             return
@@ -193,10 +192,15 @@ warm-up per seed, one run per seed, the report — with what each waits for.
             warning = f"SLURM is not available here: {self.slurm_problem}. Switch the executor to local (e)."
 
         def answer(choice: str | None) -> None:
-            if choice == ALL:
-                self.start(plan)
-            elif choice == ONLY and only:
-                self.start(scripts.only_job(plan, only))
+            chosen = plan if choice == ALL else scripts.only_job(plan, only) if choice == ONLY and only else None
+            if chosen is None:
+                return
+            try:
+                preflight(chosen)  # a missing data set, model or image is said now, and nothing is queued
+            except AnceError as exc:
+                self.notify(str(exc), severity="error", timeout=20)
+                return
+            self.start(chosen)
 
         self.app.push_screen(SubmitScreen(plan, view.runtime, only, warning, session.shown(plan.job_dir)), answer)
 

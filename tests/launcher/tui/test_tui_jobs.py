@@ -125,7 +125,7 @@ async def test_finished_jobs_are_not_cancelled(app: LauncherApp, workdir: Path):
     write_submissions(workdir)  # as the local executor leaves them: completed, failed, not run
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("3")
-        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and len(app.screen.rows) == 4)
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and len(app.screen.rows) == 6)
         table = app.screen.query_one(JobTable)
         for index in range(table.row_count):
             table.move_cursor(row=index)
