@@ -36,8 +36,8 @@ def preflight(plan) -> None:
     reads_data = {job.experiment.name for job in plan.jobs if job.template != "report"}
     for name, exp in experiments.items():
         has_prep = any(j.template == "prep" and j.experiment.data == exp.data for j in plan.jobs)
-        problems = _data(exp, has_prep) + _models(exp) if name in reads_data else []
-        for problem in problems + _image(exp):
+        missing = _data(exp, has_prep) + _models(exp) if name in reads_data else []
+        for problem in missing + _image(exp):
             found.setdefault(problem, []).append(name)
     for problem, names in found.items():
         who = names[0] if len(names) == 1 else f"{len(names)} experiments ({', '.join(names)})"

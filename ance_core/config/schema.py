@@ -364,11 +364,12 @@ class CpuShapeResources(ShapeResources):
 
 
 # The job shapes of a study (launcher/plan.py): what each asks for when the experiment leaves it open.
-# `None` = the run's own value (resources.cpus/mem/time); GPUs: a warm-up and refresh 0 use one GPU
-# when the run has any (one encoder, no trainer/refresher split); prep and report never do.
+# `None` = the run's own value (resources.cpus/mem/time: they fit the nodes the runs fit); GPUs: a
+# warm-up and refresh 0 use one GPU when the run has any (one encoder, no trainer/refresher split);
+# prep and report never do; a report is small and short.
 SHAPES = ("prep", "warmup", "refresh0", "run", "report")
 SHAPE_DEFAULTS: dict[str, dict[str, object]] = {
-    "prep": {"cpus": 4, "mem": "32G", "time": "12:00:00", "gpus": 0},
+    "prep": {"cpus": None, "mem": None, "time": None, "gpus": 0},
     "warmup": {"cpus": None, "mem": None, "time": None, "gpus": "one"},
     "refresh0": {"cpus": None, "mem": None, "time": None, "gpus": "one"},
     "report": {"cpus": 1, "mem": "4G", "time": "00:30:00", "gpus": 0},

@@ -50,7 +50,7 @@ def test_each_job_shape_asks_for_its_own_resources(make_experiment, tmp_path):
     asked = {job.context.shape: (job.resources.gpus, job.resources.cpus, job.resources.mem, job.resources.time)
              for job in plan.jobs}
     assert asked == {
-        "prep": (0, 4, "32G", "12:00:00"),  # CPU only, the shape's defaults
+        "prep": (0, 8, "128G", "2-00:00:00"),  # CPU only, the run's CPUs, memory and time
         "warmup": (1, 8, "128G", "2-00:00:00"),  # one GPU, the run's CPUs, memory and time
         "refresh0": (1, 8, "128G", "06:00:00"),  # its own time limit
         "run": (4, 8, "128G", "2-00:00:00"),

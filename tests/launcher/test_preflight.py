@@ -130,3 +130,13 @@ def test_the_same_problem_in_every_experiment_is_said_once(hf_home, tmp_path, ma
         preflight(make_plan(exps, tmp_path, "slurm"))
     [problem] = caught.value.problems
     assert problem.where == "3 experiments (a, b, c): model.name"
+
+
+def test_a_report_alone_needs_no_data_set_but_every_other_job_does(hf_home, tmp_path, make_experiment):
+    from launcher.tui.scripts import only_job
+
+    exp = make_experiment(data={"dataset": str(tmp_path / "gone")})
+    plan = make_plan([exp], tmp_path, "local")
+    preflight(only_job(plan, "report"))  # reads run folders only
+    with pytest.raises(InputError, match="gone does not exist"):
+        preflight(only_job(plan, "run.top20.s0"))

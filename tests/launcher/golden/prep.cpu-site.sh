@@ -5,9 +5,9 @@
 #SBATCH --chdir="/home/u/ance-bundle"
 #SBATCH --nodes=1
 #SBATCH --ntasks-per-node=1
-#SBATCH --cpus-per-task=4
-#SBATCH --mem=32G
-#SBATCH --time=12:00:00
+#SBATCH --cpus-per-task=8
+#SBATCH --mem=64G
+#SBATCH --time=1-00:00:00
 #SBATCH --partition=gpu
 #SBATCH --account=proj-ir
 #SBATCH --qos=normal
