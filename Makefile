@@ -12,6 +12,9 @@ EXTRAS ?= cpu,dev
 EXECUTOR ?= local
 PROFILE ?= embedded
 RUNS ?= runs
+# Overrides for every experiment, space-separated FIELD=VALUE (each becomes --set FIELD=VALUE).
+SET ?=
+DRY_RUN ?=
 SIF ?= ance.sif
 # The base image's Python (containers/ance.def); the lock is resolved for it.
 LOCK_PYTHON ?= 3.12
@@ -38,8 +41,9 @@ test: install ## run the test suite (SLURM tests run when `make slurm-up` has st
 test-slow: install ## the long reliability tests (20 random kill points, ...)
 	$(BIN)/python -m pytest -m slow -q
 
-reproduce-all: install ## run the whole study (EXECUTOR=local|slurm, PROFILE=embedded|msmarco-10|msmarco-30)
-	$(BIN)/ance-launch reproduce-all --executor $(EXECUTOR) --profile $(PROFILE) --runs $(RUNS)/$(PROFILE)
+reproduce-all: install ## run the whole study (EXECUTOR=local|slurm, PROFILE=embedded|msmarco-10|msmarco-30, SET="f=v ...", DRY_RUN=1)
+	$(BIN)/ance-launch reproduce-all --executor $(EXECUTOR) --profile $(PROFILE) --runs $(RUNS)/$(PROFILE) \
+	    $(foreach override,$(SET),--set $(override)) $(if $(DRY_RUN),--dry-run)
 
 SEED_LOGS ?= results/legacy/logs
 

@@ -19,7 +19,9 @@ from ance_core.gpus import require_requested_gpus
 
 STAGES: dict[str, str] = {
     "data": "data sets: download MS MARCO, make a subset, rebuild the Debian corpus",
+    "prep": "a study's data set: download if missing, subset, tokenize (the prep job)",
     "warmup": "BM25 warm-up: mine BM25 negatives and train checkpoint-0",
+    "refresh0": "encode corpus and queries with the start checkpoint into the cache (the refresh0 job)",
     "encode": "embed the collection or queries with a checkpoint (shardable)",
     "mine": "retrieve top-K, sample a rank segment, write negatives-<refresh>.jsonl",
     "train": "train on the newest complete negatives file",

@@ -1,7 +1,7 @@
 """Cancel jobs of a submission: scancel for SLURM jobs, SIGTERM for the local executor's scripts.
 
 The batch scripts forward TERM to their stage and record `cancelled`
-(slurm_templates/_partials/lib.sh.j2), so a local job stops the way a SLURM one
+(launcher/templates/_partials/lib.sh.j2), so a local job stops the way a SLURM one
 does; the local executor then skips the jobs that depended on it, as `afterok`
 makes SLURM cancel them.
 """

@@ -28,6 +28,7 @@ from ance_core.errors import AnceError, InputError, Problem
 from launcher import discovery, views
 from launcher.cancel import cancel_jobs
 from launcher.plan import Plan, new_submission_id, plan_encode, plan_study
+from launcher.preflight import preflight
 from launcher.records import JobEntry, Submission, find_submissions, load_submission, tail
 from launcher.render import TEMPLATES, final_checkpoint, render, run_dir, template_name
 from launcher.status import JobStatus, collect
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--timeout", type=float, default=None, metavar="S", help="with --wait: give up after S seconds")
         experiment_options(p)
 
-    p = sub.add_parser("submit", help="warm-up -> run per (experiment, seed) -> report, or an encode array")
+    p = sub.add_parser("submit", help="prep -> warm-up -> refresh 0 -> run per (experiment, seed) -> report, or an encode array")
     p.add_argument("experiments", nargs="+", metavar="EXP")
     p.add_argument("--no-report", action="store_true", help="leave out the report job")
     p.add_argument("--encode", metavar="CHECKPOINT", help="instead: embed the collection with CHECKPOINT (resources.shards array tasks)")
@@ -180,11 +181,18 @@ def _submit(args: argparse.Namespace, loaded, report: bool) -> int:
         out = str(_absolute(args.encode_out, workdir)) if args.encode_out else _encode_out(experiment, experiment.seeds[0], checkpoint)
         plan = plan_encode(experiment, checkpoint=checkpoint, out=out, submission_id=submission_id, workdir=workdir, executor=executor)
     else:
-        plan = plan_study(resolved, submission_id=submission_id, workdir=workdir, executor=executor, report=report)
+        plan = plan_study(resolved, submission_id=submission_id, workdir=workdir, executor=executor, report=report,
+                          skip_finished=True)
+        for name, seed in plan.skipped:
+            out_console.print(f"skipped {name} seed {seed}: finished (STATUS.json and every refresh record)")
+        if plan.skipped and not any(job.template.startswith("run") for job in plan.jobs):
+            out_console.print("every run is finished: only the report runs")
     if args.dry_run:
         return _dry_run(plan)
 
+    preflight(plan)
     out_console.print(views.plan_table(plan))
+    out_console.print(views.request_view(plan))
     submission, _ = launch(plan, on_event=lambda key, message: err_console.print(f"[bold]{key}[/]: {message}"))
     if executor == "slurm" and not args.wait:
         statuses = collect(submission)
@@ -233,7 +241,9 @@ def _quote_arg(value: str) -> str:
 
 def _dry_run(plan: Plan) -> int:
     plan.scripts()  # renders everything: refuses bad values now, not at sbatch time
+    preflight(plan)  # refuses as the real submission would
     out_console.print(views.plan_table(plan))
+    out_console.print(views.request_view(plan))
     out_console.print("dry run: nothing written, nothing submitted. Scripts: ance-launch render EXP --template T")
     return 0
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from ance_core.config import Experiment, validate_experiment
 from ance_core.errors import InputError, Problem
+from ance_core.hub import job_hf_home
 
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_MODELS = ("minilm",)
@@ -66,6 +67,8 @@ def resolve_experiment(experiment: Experiment, base: str | Path, runs_root: str 
     resources = data["resources"]
     resources["image"] = _absolute(resources["image"], base)
     resources["binds"] = [_absolute(bind, base) for bind in resources["binds"]]
+    # The cache the jobs read models from, fixed now: the pre-flight checks it, the scripts export it.
+    resources["hf_home"] = _absolute(str(job_hf_home(resources["hf_home"])), base)
     return validate_experiment(data, source=source)
 
 
@@ -91,6 +94,13 @@ def check_bind_path(value: str, field: str, source: str | Path | None = None) ->
     return value
 
 
+def hub_models(experiment: Experiment) -> list[tuple[str, str]]:
+    """(field, name) of the models a resolved experiment loads by hub name (from the HF cache)."""
+    refs = [("model.name", experiment.model.name), ("warmup.init_checkpoint", experiment.warmup.init_checkpoint)]
+    return [(field, ref) for field, ref in refs
+            if ref and ref not in BUILTIN_MODELS and not Path(ref).expanduser().is_absolute()]
+
+
 def paths_to_bind(experiment: Experiment, job_dir: str) -> list[tuple[str, str]]:
     """(field, path) of every host folder a stage in the image reads or writes, outermost first.
 
@@ -104,6 +114,8 @@ def paths_to_bind(experiment: Experiment, job_dir: str) -> list[tuple[str, str]]
         candidates.append(("model.name", experiment.model.name))
     if experiment.warmup.init_checkpoint and Path(experiment.warmup.init_checkpoint).is_absolute():
         candidates.append(("warmup.init_checkpoint", experiment.warmup.init_checkpoint))
+    if experiment.resources.hf_home and hub_models(experiment):
+        candidates.append(("resources.hf_home", experiment.resources.hf_home))
     candidates += [(f"resources.binds[{i}]", bind) for i, bind in enumerate(experiment.resources.binds)]
 
     chosen: list[tuple[str, str]] = []

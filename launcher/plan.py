@@ -1,9 +1,16 @@
 """A submission plan: which jobs, from which template, depending on which, in which job folder.
 
-`reproduce-all` and `submit` both come here: one shared warm-up job per seed
-(per group of experiments whose warm-up is the same), then one run job per
-(experiment, seed) that depends on it, then one report job after all runs. The
-plan is data; `write_plan` puts it on disk:
+`reproduce-all` and `submit` both come here. The study's job graph, each job
+shape with its own resources (`resources.<shape>`, ance_core.config.schema.SHAPES):
+
+    prep        once per data set: download if missing, subset, tokenize (CPU)
+    warmup      once per (warm-up, seed), unless the experiments start from a checkpoint
+    refresh0    once per (start checkpoint, seed): encodes the corpus and queries and ranks
+                them into <outputs.root>/_cache/, so every strategy's refresh 0 only samples
+    run         one per (experiment, seed) that is not finished yet
+    report      after all runs (CPU, minutes)
+
+each after the one before it (`afterok`). The plan is data; `write_plan` puts it on disk:
 
     <outputs.root>/_jobs/<submission-id>/
       submission.json          the jobs, their dependencies and (once submitted) their job ids
@@ -16,6 +23,8 @@ plan is data; `write_plan` puts it on disk:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -28,10 +37,28 @@ import yaml
 from ance_core.config import Experiment, warmup_key
 from ance_core.errors import InputError, Problem
 from ance_core.io.atomic import write_json, write_text
-from launcher.render import JobContext, render, run_dir
+from ance_core.train.rundir import run_finished
+from launcher.render import JobContext, render, run_dir, shape_of
 
 JOBS_FOLDER = "_jobs"
 SUBMISSION_FILE = "submission.json"
+
+
+def prep_key(experiment: Experiment) -> str:
+    """Experiments with the same key share one prep job: same data set, subset and tokenizer/lengths."""
+    return _digest(experiment.data.model_dump(mode="json"), experiment.model.model_dump(mode="json"))
+
+
+def refresh0_key(experiment: Experiment) -> str:
+    """Experiments with the same key (and seed) encode and rank refresh 0 identically: same start
+    checkpoint (warm-up or init_checkpoint), same encoding, same search."""
+    ance = experiment.ance
+    return _digest(warmup_key(experiment), experiment.warmup.init_checkpoint, ance.encode.model_dump(mode="json"),
+                   ance.top_k, ance.index, ance.query_fraction, ance.segment.counting)
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -42,6 +69,11 @@ class PlannedJob:
     context: JobContext
     depends_on: tuple[str, ...] = ()
     array_size: int | None = None  # array jobs: the number of tasks
+
+    @property
+    def resources(self):
+        """cpus, mem, time, gpus of this job's shape (ance_core.config.schema.ResourcesConfig.for_shape)."""
+        return self.experiment.resources.for_shape(self.context.shape)
 
     @property
     def log_name(self) -> str:
@@ -56,6 +88,7 @@ class Plan:
     executor: str
     jobs: list[PlannedJob] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)  # experiment name -> the file it came from
+    skipped: list[tuple[str, int]] = field(default_factory=list)  # (experiment, seed) runs already finished
     created: str = field(default_factory=lambda: dt.datetime.now().isoformat(timespec="seconds"))
 
     def job(self, key: str) -> PlannedJob:
@@ -105,8 +138,13 @@ def plan_study(
     executor: str,
     ance: tuple[str, ...] | None = None,
     report: bool = True,
+    skip_finished: bool = False,
 ) -> Plan:
-    """Warm-up per seed (shared) -> one run per (experiment, seed) -> one report. Experiments must be resolved."""
+    """prep -> warm-up -> refresh 0 -> one run per (experiment, seed) -> report. Experiments must be resolved.
+
+    skip_finished: leave out the runs that are finished (ance_core.train.rundir.run_finished) and the
+    jobs only they needed (`Plan.skipped` names them); the report still covers every run.
+    """
     if not experiments:
         raise InputError(None, Problem("experiments", "at least one experiment", "none"))
     _check_unique_names(experiments)
@@ -114,7 +152,7 @@ def plan_study(
     job_dir = f"{root}/{JOBS_FOLDER}/{submission_id}"
     plan = Plan(submission_id, Path(job_dir), workdir, executor, sources={exp.name: src for src, exp in experiments})
 
-    def context(key: str, exp: Experiment, **extra) -> JobContext:
+    def context(key: str, exp: Experiment, template: str, **extra) -> JobContext:
         return JobContext(
             key=key,
             job_name=f"ance.{key}",
@@ -123,37 +161,52 @@ def plan_study(
             workdir=workdir,
             ance=ance or default_command(exp.resources.runtime),
             torchrun=default_command(exp.resources.runtime, "torchrun"),
+            shape=shape_of(template),
             **extra,
         )
 
-    # Warm-ups: one per (identical warm-up, seed), run by the first experiment (by name) that needs it.
-    groups: dict[tuple[str, int], list[Experiment]] = {}
-    for _, exp in sorted(experiments, key=lambda item: item[1].name):
-        if exp.warmup.enabled:
-            for seed in exp.seeds:
-                groups.setdefault((warmup_key(exp), seed), []).append(exp)
-    warmup_of: dict[tuple[str, int], str] = {}
-    for (digest, seed), members in groups.items():
-        shared_by_one_group = sum(1 for _, s in groups if s == seed) == 1
-        key = f"warmup.s{seed}" if shared_by_one_group else f"warmup.{digest[:8]}.s{seed}"
-        for exp in members:
-            warmup_of[(exp.name, seed)] = key
-        plan.jobs.append(PlannedJob(key, "warmup", members[0], context(key, members[0], seed=seed)))
+    by_name = sorted((exp for _, exp in experiments), key=lambda exp: exp.name)
+    todo = [(exp, seed) for _, exp in experiments for seed in exp.seeds]
+    if skip_finished:
+        plan.skipped = [(exp.name, seed) for exp, seed in todo if run_finished(Path(run_dir(exp, seed)), exp.ance.refreshes)]
+        todo = [(exp, seed) for exp, seed in todo if (exp.name, seed) not in plan.skipped]
+    needed = {(exp.name, seed) for exp, seed in todo}
 
-    runs: list[str] = []
+    def shared(kind: str, key_of, per_seed: bool, depends) -> dict[tuple[str, int | None], str]:
+        """One job per (key, seed) among the runs still to do, run by the first experiment (by name)."""
+        groups: dict[tuple[str, int | None], list[tuple[Experiment, int]]] = {}
+        for exp in by_name:
+            for seed in exp.seeds:
+                if (exp.name, seed) in needed and (kind != "warmup" or exp.warmup.enabled):
+                    groups.setdefault((key_of(exp), seed if per_seed else None), []).append((exp, seed))
+        keys = {digest for digest, _ in groups}
+        job_of: dict[tuple[str, int | None], str] = {}
+        for (digest, seed), members in groups.items():
+            name = kind if len(keys) == 1 else f"{kind}.{digest[:8]}"
+            key = name if seed is None else f"{name}.s{seed}"
+            first, _ = members[0]
+            for exp, member_seed in members:
+                job_of[(exp.name, member_seed)] = key
+            extra = {} if seed is None else {"seed": seed}
+            plan.jobs.append(PlannedJob(key, kind, first, context(key, first, kind, **extra), depends(first, seed)))
+        return job_of
+
+    prep_of = shared("prep", prep_key, False, lambda exp, seed: ())
+    warmup_of = shared("warmup", warmup_key, True, lambda exp, seed: (prep_of[(exp.name, seed)],))
+    refresh0_of = shared("refresh0", refresh0_key, True,
+                         lambda exp, seed: (warmup_of.get((exp.name, seed)) or prep_of[(exp.name, seed)],))
+
     run_keys: list[str] = []
-    for _, exp in experiments:
-        for seed in exp.seeds:
-            key = f"run.{exp.name}.s{seed}"
-            template = "run_multinode" if exp.resources.nodes > 1 else "run"
-            depends = (warmup_of[(exp.name, seed)],) if (exp.name, seed) in warmup_of else ()
-            plan.jobs.append(PlannedJob(key, template, exp, context(key, exp, seed=seed), depends))
-            runs.append(run_dir(exp, seed))
-            run_keys.append(key)
+    for exp, seed in todo:
+        key = f"run.{exp.name}.s{seed}"
+        template = "run_multinode" if exp.resources.nodes > 1 else "run"
+        plan.jobs.append(PlannedJob(key, template, exp, context(key, exp, template, seed=seed), (refresh0_of[(exp.name, seed)],)))
+        run_keys.append(key)
 
     if report:
         first = experiments[0][1]
-        plan.jobs.append(PlannedJob("report", "report", first, context("report", first, run_dirs=tuple(runs)), tuple(run_keys)))
+        runs = tuple(run_dir(exp, seed) for _, exp in experiments for seed in exp.seeds)
+        plan.jobs.append(PlannedJob("report", "report", first, context("report", first, "report", run_dirs=runs), tuple(run_keys)))
     return plan
 
 
@@ -165,7 +218,7 @@ def plan_encode(experiment: Experiment, *, checkpoint: str, out: str, submission
     context = JobContext(
         key=key, job_name=f"ance.{key}", job_dir=job_dir, config=f"{job_dir}/experiments/{experiment.name}.yaml",
         workdir=workdir, ance=ance or default_command(experiment.resources.runtime),
-        checkpoint=checkpoint, encode_out=out,
+        checkpoint=checkpoint, encode_out=out, shape=shape_of("encode"),
     )
     plan = Plan(submission_id, Path(job_dir), workdir, executor, sources={experiment.name: "(encode)"})
     plan.jobs.append(PlannedJob(key, "encode", experiment, context, array_size=experiment.resources.shards))
@@ -212,7 +265,7 @@ def submission_document(plan: Plan, scripts: dict[str, Path], job_ids: dict[str,
                 "seed": job.context.seed,
                 "depends_on": list(job.depends_on),
                 "array_size": job.array_size,
-                "cpus": job.experiment.resources.cpus,
+                "cpus": job.resources.cpus,
                 "script": str(scripts[job.key]),
                 "log_name": job.log_name,
                 "job_id": job_ids.get(job.key),

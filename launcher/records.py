@@ -1,7 +1,7 @@
 """Read what a submission left on disk: submission.json, the jobs' records, their logs.
 
 The records are written by the batch scripts themselves (start, end, exit code,
-host; see slurm_templates/_partials/lib.sh.j2), so a job's outcome is known
+host; see launcher/templates/_partials/lib.sh.j2), so a job's outcome is known
 after `slurmctld` has forgotten it and on clusters without accounting.
 """
 

@@ -1,6 +1,6 @@
 """Render a batch script: `render(experiment, template, job) -> str`, a pure function.
 
-The templates in `slurm_templates/` decide the job shapes; this module only
+The templates in `launcher/templates/` decide the job shapes; this module only
 gives them values and filters. Jinja runs with `StrictUndefined`, so a value the
 template needs but the job does not have stops the render with an `InputError`
 naming it, instead of writing an empty word into a script. Every value that
@@ -21,24 +21,29 @@ from typing import Any
 import jinja2
 
 from ance_core.config import Experiment
-from ance_core.config.schema import SAFE_TOKEN
+from ance_core.config.schema import SAFE_TOKEN, SBATCH_OPTION, SHAPES
 from ance_core.errors import InputError, Problem
 from launcher.paths import check_bind_path, paths_to_bind, sbatch_path_problem
 
-TEMPLATE_DIR = Path(os.environ.get("ANCE_SLURM_TEMPLATES") or Path(__file__).resolve().parents[1] / "slurm_templates")
+TEMPLATE_DIR = Path(os.environ.get("ANCE_SLURM_TEMPLATES") or Path(__file__).resolve().parent / "templates")
 # The job shapes (one template each) and what each is for.
 TEMPLATES: dict[str, str] = {
+    "prep": "the data set of the study: download if missing, subset, tokenize (CPU, once per data set)",
     "warmup": "BM25 warm-up of one seed (checkpoint-0 shared by the strategies)",
+    "refresh0": "refresh 0 of one seed: encode and rank with the start checkpoint into the shared cache",
     "run": "the ANCE run on one node; async mode splits the GPUs between trainer and refresher",
     "run_multinode": "the ANCE trainer on several nodes: srun + torchrun, rendezvous on the first node",
     "encode": "embed the collection with a checkpoint, one array task per shard",
     "report": "tables and plots of the submitted runs",
 }
+# Which `resources.<shape>` each template asks SLURM for (ance_core.config.schema.SHAPES).
+_TEMPLATE_SHAPES = {"run_multinode": "run", "encode": "run"}
 # A stage that asks for a requeue more often than this in one job is stuck, not preempted.
 MAX_REQUEUES = 20
 REQUEUE_EXIT_CODE = 99
 RENDEZVOUS_PORT = 29500
 _SAFE_TOKEN = re.compile(SAFE_TOKEN)
+_SBATCH_OPTION = re.compile(SBATCH_OPTION)
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class JobContext:
     run_dirs: tuple[str, ...] = ()  # report: the runs to report on
     checkpoint: str | None = None  # encode: the checkpoint to embed with
     encode_out: str | None = None  # encode: where the shards go
+    shape: str = "run"  # which resources.<shape> the job asks for (prep, warmup, refresh0, run, report)
 
     def as_template_values(self) -> dict[str, Any]:
         values = {key: value for key, value in asdict(self).items() if value is not None}
@@ -80,17 +86,26 @@ def slurm_time_seconds(text: str) -> int:
     return parts[0] * 60
 
 
+def shape_of(template: str) -> str:
+    """The job shape (resources.<shape>) a template's jobs ask SLURM for."""
+    short = template.removesuffix(".sh.j2")
+    return _TEMPLATE_SHAPES.get(short, short)
+
+
 def check_resources(experiment: Experiment, source: str | Path | None = None) -> None:
-    """What the schema cannot see: the USR1 warning must come before the time limit, not at the start."""
+    """What the schema cannot see: the USR1 warning must come before each shape's time limit, not at the start."""
     resources = experiment.resources
-    limit = slurm_time_seconds(resources.time)
-    if resources.signal_seconds >= limit:
-        raise InputError(source, Problem(
-            "resources.signal_seconds",
-            f"less than the time limit resources.time={resources.time!r} ({limit} s as SLURM reads it; "
-            "otherwise USR1 comes at once and the job checkpoints and requeues for ever)",
-            resources.signal_seconds,
-        ))
+    for shape in SHAPES:
+        time_limit = resources.for_shape(shape).time
+        limit = slurm_time_seconds(time_limit)
+        if resources.signal_seconds >= limit:
+            where = "resources.time" if shape == "run" else f"resources.{shape}.time"
+            raise InputError(source, Problem(
+                "resources.signal_seconds",
+                f"less than the time limit {where}={time_limit!r} ({limit} s as SLURM reads it; "
+                "otherwise USR1 comes at once and the job checkpoints and requeues for ever)",
+                resources.signal_seconds,
+            ))
 
 
 def template_name(template: str) -> str:
@@ -115,6 +130,7 @@ def preview_job(experiment: Experiment, template: str) -> JobContext:
     seed = experiment.seeds[0]
     job_dir = f"{experiment.outputs.root}/_jobs/preview"
     return JobContext(
+        shape=shape_of(short),
         key=f"{short}.{experiment.name}.s{seed}",
         job_name=f"ance.{short}.{experiment.name}.s{seed}",
         job_dir=job_dir,
@@ -168,6 +184,13 @@ def _sbatch_token(value: object, field_name: str) -> str:
     return text
 
 
+def _sbatch_option(value: object, field_name: str) -> str:
+    text = str(value)
+    if not _SBATCH_OPTION.match(text):
+        raise _TemplateRefusal(Problem(field_name, f"one #SBATCH option matching {SBATCH_OPTION}", repr(text)))
+    return text
+
+
 @lru_cache(maxsize=4)
 def _environment(directory: str) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -181,7 +204,8 @@ def _environment(directory: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(q=_quote, words=_words, sbatch_path=_sbatch_path, sbatch_token=_sbatch_token)
+    env.filters.update(q=_quote, words=_words, sbatch_path=_sbatch_path, sbatch_token=_sbatch_token,
+                       sbatch_option=_sbatch_option)
     env.globals.update(require=_require)
     return env
 
@@ -190,7 +214,7 @@ _UNDEFINED_ATTRIBUTE = re.compile(r"has no attribute '([^']+)'|'([^']+)' is unde
 
 
 def render(experiment: Experiment, template: str, job: JobContext | None = None) -> str:
-    """The batch script for `experiment` from `slurm_templates/<template>` (pure: same input, same text)."""
+    """The batch script for `experiment` from `launcher/templates/<template>` (pure: same input, same text)."""
     name = template_name(template)
     job = job or preview_job(experiment, name)
     resources = experiment.resources
@@ -201,6 +225,7 @@ def render(experiment: Experiment, template: str, job: JobContext | None = None)
     values = {
         "exp": experiment,
         "res": resources,
+        "shape": resources.for_shape(job.shape),
         "job": job.as_template_values(),
         "binds": binds,
         "max_requeues": MAX_REQUEUES,

@@ -12,6 +12,7 @@ from ance_core.errors import InputError, Problem
 from launcher.local import LocalResult, run_local
 from launcher.paths import check_sbatch_path, resolve_experiment
 from launcher.plan import Plan, write_plan
+from launcher.preflight import preflight
 from launcher.render import check_resources
 from launcher.records import Submission, load_submission, set_job_ids
 from launcher.slurm import Slurm, SlurmError
@@ -71,6 +72,7 @@ def launch(plan: Plan, slurm: Slurm | None = None,
     """Write the job folder and run it: sbatch (returns at once) or the local executor (returns when done)."""
     if plan.executor not in EXECUTORS:
         raise InputError(None, Problem("--executor", f"one of {EXECUTORS}", repr(plan.executor)))
+    preflight(plan)  # nothing is written or queued when a job would miss its data, model, image or template
     scripts = write_plan(plan)
     if plan.executor == "slurm":
         submit_slurm(plan, scripts, slurm or Slurm())

@@ -9,6 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ance_core.errors import AnceError
 from launcher.discovery import Loaded
 from launcher.plan import Plan
 from launcher.records import Submission
@@ -72,14 +73,43 @@ def status_view(submission: Submission, statuses: list[JobStatus], width: int = 
 
 def plan_table(plan: Plan) -> Table:
     table = Table(title=f"submission {plan.submission_id} ({plan.executor}) -> {plan.job_dir}", title_justify="left")
-    for column in ("job", "template", "experiment", "seed", "after (afterok)"):
-        table.add_column(column)
+    table.add_column("job", no_wrap=True)  # the key users type (logs, cancel): never broken
+    for column in ("experiment", "seed", "gpus", "cpus", "mem", "time", "after (afterok)"):
+        table.add_column(column, overflow="fold")
     for job in plan.jobs:
         seed = "" if job.context.seed is None else str(job.context.seed)
         deps = job.depends_on
         after = ", ".join(deps) if len(deps) <= 3 else f"{len(deps)} jobs: {deps[0]} … {deps[-1]}"
-        table.add_row(job.key, job.template, job.experiment.name, seed, after)
+        res = job.resources
+        table.add_row(job.key, job.experiment.name, seed, str(res.gpus), str(res.cpus), res.mem, res.time, after)
     return table
+
+
+def request_view(plan: Plan) -> Group:
+    """What the submission asks for, per job shape, the GPU-hours at the time limits and the expected ones."""
+    from launcher.estimate import expected, requested
+
+    table = Table(title="the submission asks for", title_justify="left")
+    for column in ("shape", "jobs", "GPUs/job", "CPUs/job", "mem/job", "time limit", "GPU-hours at the limit"):
+        table.add_column(column, justify="left" if column == "shape" else "right")
+    lines = requested(plan)
+    for line in lines:
+        table.add_row(line.shape, str(line.jobs), str(line.gpus), str(line.cpus), line.mem, line.time, f"{line.gpu_hours:,.0f}")
+    gpus = sum(line.jobs * line.gpus for line in lines)
+    at_limit = sum(line.gpu_hours for line in lines)
+    parts: list = [table]
+    if not gpus:
+        parts.append(Text(f"GPUs: none ({sum(line.jobs for line in lines)} CPU jobs)"))
+        return Group(*parts)
+    try:
+        guess = expected(plan)
+    except (AnceError, OSError) as exc:  # data not there yet and of unknown size: say so, do not guess
+        estimate = f"no estimate ({exc})"
+    else:
+        estimate = f"expected ~{guess.gpu_hours:,.0f} from the scale model ({guess.basis})" if guess else "no estimate"
+    parts.append(Text(f"GPU-hours: {at_limit:,.0f} at the time limits ({gpus} GPUs in {sum(line.jobs for line in lines if line.gpus)} "
+                      f"GPU jobs); {estimate}"))
+    return Group(*parts)
 
 
 def validation_table(loaded: list[Loaded], problems: dict[str, str]) -> Table:

@@ -20,10 +20,13 @@ from ance_core.errors import InputError, Problem
 _MAX_EXTENDS_DEPTH = 16
 
 
-def load_experiment(path: str | Path, overrides: list[str] | None = None) -> Experiment:
-    """Read, merge (`extends`), override and validate one experiment file."""
+def load_experiment(path: str | Path, overrides: list[str] | None = None,
+                    site: dict[str, Any] | None = None) -> Experiment:
+    """Read, merge (`extends`), lay the site's resources over it (ance_core.config.site), override, validate."""
     path = Path(path)
     data = load_experiment_data(path)
+    if site:
+        data = deep_merge(data, {"resources": site})
     if overrides:
         data = apply_overrides(data, overrides, source=path)
     return validate_experiment(data, source=path)

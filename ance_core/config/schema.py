@@ -67,6 +67,10 @@ class DataConfig(Strict):
         description="File-name map for non-standard names, e.g. {'queries.dev': 'queries.dev.small.tsv'}. "
         "Keys: 'collection', 'queries.<split>', 'qrels.<split>'.",
     )
+    download: Literal["msmarco-passage"] | None = Field(
+        None, description="When data.dataset does not exist yet, the prep job downloads this data set into it "
+        "(`ance data download`); null: the folder must exist before anything is submitted.",
+    )
     subset: SubsetConfig | None = Field(None, description="Make a subset first (cached under outputs.root).")
     train_split: SafeName = Field("train", description="Split whose queries are trained on.")
 
@@ -358,6 +362,62 @@ TIME_PATTERN = r"^(\d+-\d{1,2}(:\d{2}){0,2}|\d{1,3}:\d{2}:\d{2})$"
 MEM_PATTERN = r"^\d+[KMGT]?$"
 
 
+def _check_time(value: str | None) -> str | None:
+    if value is not None and not re.match(TIME_PATTERN, value):
+        raise ValueError(
+            f"a time limit HH:MM:SS or D-HH[:MM[:SS]], e.g. '04:00:00' or '2-00:00:00' "
+            f"(SLURM reads a bare '04:00' as four minutes), found {value!r}"
+        )
+    return value
+
+
+# Extra #SBATCH options a site needs (--reservation=x, --gpu-bind=closest): one option per entry,
+# no spaces, quotes, newlines or shell characters, so a line can never end early or run code.
+SBATCH_OPTION = r"^--[a-z][a-z0-9-]{0,40}(=[A-Za-z0-9_.,:+=@/%-]{1,200})?$"
+EMAIL = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,190}$"
+MAIL_TYPE = r"^(NONE|BEGIN|END|FAIL|REQUEUE|ALL|INVALID_DEPEND|STAGE_OUT|TIME_LIMIT(_[0-9]{2})?|ARRAY_TASKS)(,(BEGIN|END|FAIL|REQUEUE|ALL|INVALID_DEPEND|STAGE_OUT|TIME_LIMIT(_[0-9]{2})?|ARRAY_TASKS))*$"
+
+
+class ShapeResources(Strict):
+    """What one job shape asks SLURM for; a field left null takes the default of its shape (see `for_shape`)."""
+
+    cpus: PositiveInt | None = Field(None, description="CPUs per task.")
+    mem: Annotated[str, Field(pattern=MEM_PATTERN)] | None = Field(None, description="Memory per node, e.g. 8G.")
+    time: str | None = Field(None, description="Time limit: HH:MM:SS or D-HH[:MM[:SS]].")
+    gpus: NonNegativeInt | None = Field(None, description="GPUs per node.")
+    partition: SafeToken | None = Field(None, description="Partition of this shape (a CPU partition for prep and "
+                                        "report, say); null: resources.partition.")
+
+    @field_validator("time")
+    @classmethod
+    def _slurm_time(cls, value: str | None) -> str | None:
+        return _check_time(value)
+
+
+class CpuShapeResources(ShapeResources):
+    """A CPU-only job shape (prep, report): asking for GPUs is refused."""
+
+    @field_validator("gpus")
+    @classmethod
+    def _no_gpus(cls, value: int | None) -> int | None:
+        if value:
+            raise ValueError(f"0 (this job shape runs on CPUs only), found {value}")
+        return value
+
+
+# The job shapes of a study (launcher/plan.py): what each asks for when the experiment leaves it open.
+# `None` = the run's own value (resources.cpus/mem/time: they fit the nodes the runs fit); GPUs: a
+# warm-up and refresh 0 use one GPU when the run has any (one encoder, no trainer/refresher split);
+# prep and report never do; a report is small and short.
+SHAPES = ("prep", "warmup", "refresh0", "run", "report")
+SHAPE_DEFAULTS: dict[str, dict[str, object]] = {
+    "prep": {"cpus": None, "mem": None, "time": None, "gpus": 0},
+    "warmup": {"cpus": None, "mem": None, "time": None, "gpus": "one"},
+    "refresh0": {"cpus": None, "mem": None, "time": None, "gpus": "one"},
+    "report": {"cpus": 1, "mem": "4G", "time": "00:30:00", "gpus": 0},
+}
+
+
 class ResourcesConfig(Strict):
     executor: Literal["local", "slurm"] = Field("local", description="Where jobs run.")
     runtime: Literal["native", "apptainer"] = Field("native", description="Run stages natively or in the image.")
@@ -384,16 +444,40 @@ class ResourcesConfig(Strict):
     shards: PositiveInt = Field(1, description="Array tasks for a standalone encode job.")
     modules: list[SafeToken] = Field(default_factory=list, description="Environment modules to load.")
     binds: list[str] = Field(default_factory=list, description="Extra apptainer bind paths.")
+    mail_user: Annotated[str, Field(pattern=EMAIL)] | None = Field(None, description="SLURM mails job events here.")
+    mail_type: Annotated[str, Field(pattern=MAIL_TYPE)] = Field("END,FAIL", description="Which events (with mail_user).")
+    sbatch: list[Annotated[str, Field(pattern=SBATCH_OPTION)]] = Field(
+        default_factory=list, description="Extra #SBATCH options of the site, one per entry, e.g. '--reservation=gpu'.")
+    hf_home: str | None = Field(
+        None, description="HF_HOME of the jobs (the Hugging Face cache they read offline); null: the submitting "
+        "environment's HF_HOME, else Hugging Face's default (ance_core.hub.job_hf_home).")
+    prep: CpuShapeResources = Field(default_factory=CpuShapeResources,
+                                    description="The data job (download, subset, tokenize): CPU only.")
+    warmup: ShapeResources = Field(default_factory=ShapeResources, description="The warm-up job of a seed.")
+    refresh0: ShapeResources = Field(default_factory=ShapeResources,
+                                     description="Refresh 0 of a seed (encode + rank with the start checkpoint).")
+    report: CpuShapeResources = Field(default_factory=CpuShapeResources, description="The report job: CPU only.")
 
     @field_validator("time")
     @classmethod
     def _slurm_time(cls, value: str) -> str:
-        if not re.match(TIME_PATTERN, value):
-            raise ValueError(
-                f"a time limit HH:MM:SS or D-HH[:MM[:SS]], e.g. '04:00:00' or '2-00:00:00' "
-                f"(SLURM reads a bare '04:00' as four minutes), found {value!r}"
-            )
-        return value
+        return _check_time(value)  # type: ignore[return-value]
+
+    def for_shape(self, shape: str) -> ShapeResources:
+        """cpus, mem, time, gpus of one job shape, every field filled in (`run` = the top-level fields)."""
+        run = ShapeResources(cpus=self.cpus, mem=self.mem, time=self.time, gpus=self.gpus, partition=self.partition)
+        if shape == "run":
+            return run
+        if shape not in SHAPE_DEFAULTS:
+            raise ValueError(f"a job shape, one of {', '.join(SHAPES)}, found {shape!r}")
+        own = getattr(self, shape)
+        values = {}
+        for name, default in SHAPE_DEFAULTS[shape].items():
+            chosen = getattr(own, name)
+            if chosen is None:
+                chosen = min(self.gpus, 1) if default == "one" else (getattr(run, name) if default is None else default)
+            values[name] = chosen
+        return ShapeResources(**values, partition=own.partition or self.partition)
 
     @model_validator(mode="after")
     def _gpu_split(self) -> "ResourcesConfig":

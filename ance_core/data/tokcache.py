@@ -17,12 +17,11 @@ the collection is tokenized once.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 from ance_core.data.readers import IdIndex, iter_collection
 from ance_core.errors import InputError
 from ance_core.io.atomic import atomic_dir, is_complete, write_json
+from ance_core.io.lock import build_lock
 
 log = logging.getLogger(__name__)
 
@@ -241,17 +241,6 @@ def open_token_cache(directory: str | Path, expected_key: dict[str, Any] | None 
     return TokenCache(tokens, offsets, int(meta["pad_id"]), int(meta["max_len"]), path=directory, meta=meta)
 
 
-@contextlib.contextmanager
-def _build_lock(lock_path: Path) -> Iterator[None]:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except OSError:  # file systems without flock: builders may duplicate work, never corrupt it
-            log.debug("no flock on %s", lock_path)
-        yield
-
-
 def token_cache(
     tokenizer: Any,
     tsv_path: str | Path,
@@ -267,7 +256,7 @@ def token_cache(
     if (found := open_token_cache(directory, key)) is not None:
         log.debug("token cache hit: %s", directory)
         return found
-    with _build_lock(directory.with_name(directory.name + ".lock")):
+    with build_lock(directory):
         if (found := open_token_cache(directory, key)) is not None:  # another process built it meanwhile
             return found
         _build(tokenizer, Path(tsv_path), directory, key, show_progress)

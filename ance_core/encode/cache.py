@@ -17,6 +17,7 @@ slice into its own shard, then every rank reads all shards.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -32,6 +33,7 @@ from ance_core.data.tokcache import content_digest, token_cache
 from ance_core.encode.batching import dist_rank_world, shard_range
 from ance_core.encode.inference import embed, quantize_for_cpu, resolve_device, resolve_precision
 from ance_core.encode.shards import list_shards, load_embeddings, shard_done, shard_writer
+from ance_core.io.lock import build_lock
 from ance_core.model.encoder import DualEncoder, Kind
 
 log = logging.getLogger(__name__)
@@ -92,18 +94,25 @@ def embed_file(
         return found
 
     rank, world = dist_rank_world()
-    if rank == 0:  # a killed run with another shard count leaves shards that would mix with these
-        for count, folders in list_shards(out).items():
-            if count != world:
-                for folder in folders:
-                    shutil.rmtree(folder, ignore_errors=True)
-    _barrier()
-    if not shard_done(out, rank, world, key):
-        start, stop = shard_range(len(tokens), rank, world)
-        with shard_writer(out, rank, world, key, tokens.ids.ids[start:stop], model.dim, (start, stop), len(tokens),
-                          source=str(tsv_path), encoder_source=encoder.source) as vectors:
-            embed(model, tokens, kind, rows=slice(start, stop), out=vectors, **options)
-    _barrier()
+    # One process: wait for any other job building this entry (refresh 0 of up to 15 strategies), then
+    # find it complete. A torchrun group shares the entry among its ranks and takes no lock: a rank
+    # waiting on another job would stall the group's collectives.
+    with build_lock(out) if world == 1 else contextlib.nullcontext():
+        if world == 1 and (found := _complete(out, key)) is not None:
+            log.info("embeddings of %s built by another process meanwhile (%s)", tsv_path, out.name)
+            return found
+        if rank == 0:  # a killed run with another shard count leaves shards that would mix with these
+            for count, folders in list_shards(out).items():
+                if count != world:
+                    for folder in folders:
+                        shutil.rmtree(folder, ignore_errors=True)
+        _barrier()
+        if not shard_done(out, rank, world, key):
+            start, stop = shard_range(len(tokens), rank, world)
+            with shard_writer(out, rank, world, key, tokens.ids.ids[start:stop], model.dim, (start, stop),
+                              len(tokens), source=str(tsv_path), encoder_source=encoder.source) as vectors:
+                embed(model, tokens, kind, rows=slice(start, stop), out=vectors, **options)
+        _barrier()
     return load_embeddings(out, key, mmap=True)
 
 

@@ -41,6 +41,13 @@ def positive_scores(query_vectors: np.ndarray, corpus_vectors: np.ndarray, posit
     return best
 
 
+def search_depth(segment, top_k: int, positives: PositiveSets) -> int:
+    """How deep `mine` ranks. Positive-free ranks count after a query's positives are taken out, so the
+    search goes `top_k` + (most positives of any query) deep: rank top_k-1 then always exists, and
+    bottom20 = [180, 200) always has 20 (docs/SAMPLING.md). Legacy counting reads raw positions of exactly the top_k."""
+    return top_k + int(positives.counts.max(initial=0)) if segment.counting == "positive_free" else top_k
+
+
 def mine(
     segment,
     top_k: int,
@@ -51,17 +58,14 @@ def mine(
     *,
     index: str = "flat",
     show_progress: bool = True,
+    ranking: SearchResult | None = None,
 ) -> Mined:
-    """Rank the corpus for every query and sample its negatives with `segment` (rows are collection rows).
-
-    Positive-free ranks count after a query's positives are taken out, so the
-    search goes `top_k` + (most positives of any query) deep: rank top_k-1 then
-    always exists, and bottom20 = [180, 200) always has 20 (docs/SAMPLING.md).
-    Legacy counting reads raw positions of exactly the top_k.
-    """
-    depth = top_k + int(positives.counts.max(initial=0)) if segment.counting == "positive_free" else top_k
+    """Rank the corpus for every query (`search_depth` deep; `ranking`: already ranked, e.g. from the
+    ranking cache) and sample its negatives with `segment` (rows are collection rows)."""
     started = time.perf_counter()
-    ranking = search(query_vectors, corpus_vectors, depth, index=index, show_progress=show_progress)
+    if ranking is None:
+        ranking = search(query_vectors, corpus_vectors, search_depth(segment, top_k, positives), index=index,
+                         show_progress=show_progress)
     pos_scores = positive_scores(query_vectors, corpus_vectors, positives)
     searched = time.perf_counter()
     # search() never returns an id twice in a row and pads with -1 only at the end.

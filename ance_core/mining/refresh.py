@@ -10,8 +10,9 @@ ANCE's `run_ann_data_gen.py` does both with the same corpus embeddings; so does
 Steps and their files:
 1. corpus embeddings through the embedding cache (keyed by checkpoint + corpus content);
 2. the train queries with a positive in the corpus; `ance.query_fraction` of them,
-   a different seeded sample at every refresh (ANCE's ann_chunk_factor);
-3. top-`ance.top_k` search and the segment sampler (in memory);
+   a different seeded sample at every refresh (ANCE's ann_chunk_factor) (`train_queries`);
+3. top-`ance.top_k` search (refresh 0: through the ranking cache, ance_core.mining.rankings,
+   filled once per seed by the refresh0 job) and the segment sampler (in memory);
 4. dev evaluation (`eval.split`, every `eval.every_refreshes`): `eval/refresh-<r>.json`
    and the TREC run `eval/refresh-<r>.run.tsv`;
 5. `negatives-<r>.jsonl` then its stats (sha256, lines, positive-in-top-K, ranks,
@@ -32,7 +33,7 @@ import numpy as np
 
 from ance_core.data.readers import IdIndex, Qrels
 from ance_core.errors import InputError
-from ance_core.mining.mine import mine, negative_records
+from ance_core.mining.mine import mine, negative_records, search_depth
 from ance_core.mining.stats import negatives_stats, ranking_stats
 from ance_core.sampling import PositiveSets, refresh_seed
 
@@ -111,6 +112,28 @@ def sample_fraction(n: int, fraction: float, seed: int, refresh: int) -> np.ndar
     return np.sort(np.random.default_rng([_FRACTION_DOMAIN, seed, refresh]).permutation(n)[:count])
 
 
+def train_queries(experiment, encoder, source, collection_ids: IdIndex, cache_root: Path, refresh: int, seed: int,
+                  options: dict[str, Any]) -> tuple[list[str], PositiveSets, np.ndarray]:
+    """(query ids, positives as collection rows, vectors) of the train queries mined at this refresh."""
+    from ance_core.data.readers import load_qrels
+    from ance_core.data.tokcache import token_cache
+    from ance_core.encode import embed, embed_file
+
+    fraction = experiment.ance.query_fraction
+    split = experiment.data.train_split
+    queries_path = source.queries(split)
+    tokens = token_cache(encoder.tokenizer, queries_path, cache_root, encoder.spec.max_len("query"),
+                         show_progress=options.get("show_progress", True))
+    file_rows, positives = train_positives(tokens.ids, load_qrels(source.qrels(split)), collection_ids)
+    chosen = sample_fraction(file_rows.size, fraction, seed, refresh)
+    file_rows, positives = file_rows[chosen], positives.take(chosen)
+    if fraction >= 1.0:  # the whole split: cached, so a re-run of this refresh encodes nothing
+        query_vectors = embed_file(encoder, queries_path, "query", cache_root, **options)[1][file_rows]
+    else:  # a different sample every refresh: encode just these queries
+        query_vectors = embed(encoder, tokens, "query", rows=file_rows, **options)
+    return tokens.ids.ids_of(file_rows), positives, query_vectors
+
+
 def refresh(
     experiment,
     checkpoint: str,
@@ -123,10 +146,9 @@ def refresh(
     show_progress: bool = True,
 ) -> RefreshResult:
     """Mine `negatives-<refresh>.jsonl` for the train queries and evaluate dev, sharing the corpus embeddings."""
-    from ance_core.data.readers import load_qrels
     from ance_core.data.subset import subset_source
-    from ance_core.data.tokcache import token_cache
-    from ance_core.encode import embed, embed_collection, embed_file
+    from ance_core.encode import embed_collection
+    from ance_core.mining.rankings import cached_search
     from ance_core.model import load_encoder
     from ance_core.train.negatives import NEGATIVES_DIR, negatives_path, write_negatives
 
@@ -139,26 +161,21 @@ def refresh(
 
     with phase("load"):
         source = subset_source(experiment)
-        split = experiment.data.train_split
-        train_qrels = load_qrels(source.qrels(split))
         encoder = load_encoder(checkpoint, experiment.model)
     with phase("encode_corpus"):
         collection_ids, corpus = embed_collection(encoder, source, cache_root, **options)
     with phase("encode_queries"):
-        queries_path = source.queries(split)
-        tokens = token_cache(encoder.tokenizer, queries_path, cache_root, encoder.spec.max_len("query"),
-                             show_progress=show_progress)
-        file_rows, positives = train_positives(tokens.ids, train_qrels, collection_ids)
-        chosen = sample_fraction(file_rows.size, ance.query_fraction, seed, refresh)
-        file_rows, positives = file_rows[chosen], positives.take(chosen)
-        if ance.query_fraction >= 1.0:  # the whole split: cached, so a re-run of this refresh encodes nothing
-            query_vectors = embed_file(encoder, queries_path, "query", cache_root, **options)[1][file_rows]
-        else:  # a different sample every refresh: encode just these queries
-            query_vectors = embed(encoder, tokens, "query", rows=file_rows, **options)
-        qids = tokens.ids.ids_of(file_rows)
+        qids, positives, query_vectors = train_queries(experiment, encoder, source, collection_ids, cache_root, refresh,
+                                                       seed, options)
+    ranking = None
+    if refresh == 0:  # the same for every strategy of the seed: ranked once (the refresh0 job), then read
+        with phase("search"):
+            ranking = cached_search(cache_root, query_vectors, corpus, search_depth(ance.segment, ance.top_k, positives),
+                                    index=ance.index, show_progress=show_progress)
     mined = mine(ance.segment, ance.top_k, query_vectors, corpus, positives, refresh_seed(seed, refresh),
-                 index=ance.index, show_progress=show_progress)
-    phase.seconds.update(mined.seconds)  # "search" and "sample", timed inside mine()
+                 index=ance.index, show_progress=show_progress, ranking=ranking)
+    for name, seconds in mined.seconds.items():  # "search" and "sample", timed inside mine()
+        phase.seconds[name] = round(phase.seconds.get(name, 0.0) + seconds, 3)
 
     stats: dict[str, Any] = {
         "refresh": refresh, "checkpoint": str(checkpoint), "experiment": experiment.name, "seed": seed,

@@ -8,20 +8,17 @@ from a different configuration is refused rather than mixed with.
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import fcntl
 import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ance_core.config import Experiment, experiment_hash
-from ance_core.errors import InputError, StageError
+from ance_core.errors import InputError
 from ance_core.io.atomic import write_json, write_text
+from ance_core.io.lock import exclusive  # noqa: F401 - the run folder's lock; callers import it from here
 from ance_core.io.manifest import write_manifest
 
 CONFIG_FILE = "config.yaml"
@@ -46,9 +43,11 @@ def for_seed(experiment: Experiment, seed: int | None) -> tuple[Experiment, int]
 
 
 def prepare(run_dir: Path, experiment: Experiment, stage: str,
-            identity: Callable[[Experiment], str] = experiment_hash) -> None:
+            identity: Callable[[Experiment], str] | None = None) -> None:
     """Create the folder, or check that an existing one belongs to this configuration: the same
-    `identity` (the whole experiment's hash; the warm-up key for a shared warm-up)."""
+    `identity` (default `run_identity`, the experiment's hash without scheduling-only resources;
+    the warm-up key for a shared warm-up)."""
+    identity = identity or run_identity
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / CONFIG_FILE
     current = identity(experiment)
@@ -68,6 +67,27 @@ def prepare(run_dir: Path, experiment: Experiment, stage: str,
     write_manifest(run_dir, stage, current, seed=experiment.seeds[0])
 
 
+# Resources that say where and how a job is scheduled, not what it computes: a resubmission with
+# another partition, account, time limit or image (a site file) resumes the same run.
+SCHEDULING_FIELDS = (
+    "executor", "runtime", "image", "partition", "account", "qos", "constraint", "gpu_type", "cpus", "mem", "time",
+    "signal_seconds", "requeue", "shards", "modules", "binds", "mail_user", "mail_type", "sbatch", "hf_home",
+    "prep", "warmup", "refresh0", "report",
+)
+
+
+def run_identity(experiment: Experiment) -> str:
+    """The hash a run folder is kept by: the whole experiment but its scheduling-only resources."""
+    dump = experiment.model_dump(mode="json")
+    dump["resources"] = {k: v for k, v in dump["resources"].items() if k not in SCHEDULING_FIELDS}
+    return experiment_hash(Experiment.model_validate(dump))
+
+
+def run_finished(run_dir: Path, refreshes: int) -> bool:
+    """A run that needs no job: STATUS.json says finished and every planned refresh 0..refreshes has a record."""
+    return read_status(run_dir).get("state") == "finished" and not missing_refreshes(run_dir, refreshes)
+
+
 def write_status(run_dir: Path, state: str, **fields: Any) -> None:
     write_json(run_dir / STATUS_FILE, {"state": state, **fields})
 
@@ -77,27 +97,6 @@ def read_status(run_dir: Path) -> dict[str, Any]:
         return json.loads((run_dir / STATUS_FILE).read_text())
     except (OSError, ValueError):
         return {}
-
-
-@contextlib.contextmanager
-def exclusive(lock_path: Path, what: str, wait: bool = False) -> Iterator[None]:
-    """An flock held for the block; released by the kernel even on SIGKILL.
-
-    wait=False: fail at once when someone else holds it (two `ance run` on one
-    folder); wait=True: queue behind them (strategies waiting for a shared warm-up).
-    """
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise StageError(f"{what} is in use by another process (lock {lock_path})") from None
-            raise
-        yield
-    finally:
-        os.close(fd)
 
 
 def refresh_record_path(run_dir: Path, refresh: int) -> Path:

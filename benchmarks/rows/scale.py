@@ -38,13 +38,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ance_core.flops import ASSUMED_MFU  # encode, search: until `make bench-gpu` measures them on a kind
 from benchmarks.harness import MIN_ROUNDS, PROJECTED, RESULTS_DIR, Row, default_machine_name, interleave, machine_info, measure
 from benchmarks.scale import MS_MARCO, ROBERTA_BASE, EncoderShape, Hardware, gpu_kind, project_refresh
 
 GROUP = "scale"
 STUDY_HOURS = 16.0  # one refresh of the study on 4×A40 (its report, results/legacy/CS646_Final_Project.txt, section 1)
 MOONSHOT_HOURS = 0.25  # one refresh in 15 minutes on one H200
-ASSUMED_MFU = (0.35, 0.6)  # encode, search: until `make bench-gpu` measures them on a kind
 PROJECTED_KINDS = ("A40", "A100", "H200")
 # Declared, not measured: a local NVMe SSD writes 2-3 GB/s sequentially, shared file
 # systems less; 1 GB/s errs slow. `make bench-gpu` measures the node's own disk.

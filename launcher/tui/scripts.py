@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ance_core.config import Experiment, load_experiment
 from ance_core.errors import AnceError, InputError, Problem
+from launcher import discovery
 from launcher.plan import Plan, PlannedJob, new_submission_id, plan_encode, plan_study
 from launcher.render import TEMPLATES, final_checkpoint, render, run_dir
 from launcher.submit import resolve_all
@@ -59,9 +60,10 @@ class ScriptPreview:
         return self.experiment.resources.runtime if self.experiment else (self.options.runtime or "?")
 
 
-def build_plan(source: Path, options: ScriptOptions, runs: str | None, workdir: str, submission_id: str) -> tuple[Experiment, Plan]:
+def build_plan(source: Path, options: ScriptOptions, runs: str | None, workdir: str, submission_id: str,
+               skip_finished: bool = False) -> tuple[Experiment, Plan]:
     """The plan a submission with these options makes: the study chain, or an encode array for 'encode'."""
-    experiment = load_experiment(source, options.overrides())
+    experiment = load_experiment(source, options.overrides(), discovery.site_settings())
     [(_, resolved)] = resolve_all([(source, experiment)], workdir, runs)
     executor = resolved.resources.executor
     if options.template == "encode":
@@ -70,7 +72,8 @@ def build_plan(source: Path, options: ScriptOptions, runs: str | None, workdir: 
         out = f"{run_dir(resolved, seed)}/encode/{Path(checkpoint).name}"
         plan = plan_encode(resolved, checkpoint=checkpoint, out=out, submission_id=submission_id, workdir=workdir, executor=executor)
     else:
-        plan = plan_study([(str(source), resolved)], submission_id=submission_id, workdir=workdir, executor=executor)
+        plan = plan_study([(str(source), resolved)], submission_id=submission_id, workdir=workdir, executor=executor,
+                          skip_finished=skip_finished)
     return resolved, plan
 
 
@@ -103,7 +106,7 @@ def _located(exc: InputError) -> list[Problem]:
 
 def submission_plan(source: Path, options: ScriptOptions, runs: str | None, workdir: str, only: str | None = None) -> Plan:
     """A fresh submission: the whole chain, or with `only` just that job of it, run without its dependencies."""
-    _, plan = build_plan(source, options, runs, workdir, new_submission_id())
+    _, plan = build_plan(source, options, runs, workdir, new_submission_id(), skip_finished=True)
     return only_job(plan, only) if only is not None else plan
 
 

@@ -23,7 +23,7 @@ import pytest
 from ance_core.config.schema import Experiment
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES = sorted((ROOT / "slurm_templates").glob("*.sh.j2"))
+TEMPLATES = sorted((ROOT / "launcher" / "templates").glob("*.sh.j2"))
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def experiment(tmp_path) -> Experiment:
 
 
 def rendered_scripts(experiment: Experiment) -> dict[str, str]:
-    assert TEMPLATES, "slurm_templates/*.sh.j2 do not exist yet: nothing runs the stages in the image"
+    assert TEMPLATES, "launcher/templates/*.sh.j2 do not exist yet: nothing runs the stages in the image"
     try:
         from launcher.render import render
     except ImportError as exc:

@@ -115,3 +115,30 @@ def test_smoke_is_one_strategy_with_a_warmup_and_two_refreshes():
     smoke = load_experiment(ROOT / "smoke.yaml")
     assert smoke.warmup.enabled and smoke.ance.refreshes == 2 and len(smoke.seeds) == 1
     assert smoke.data.dataset == "builtin:debian-10pct" and smoke.model.name == "minilm"
+
+
+@pytest.mark.parametrize("name", ["embedded", "msmarco-10", "msmarco-30"])
+def test_a_profile_plans_one_prep_and_one_refresh0_per_seed_shared_by_every_strategy(name, tmp_path):
+    from launcher.plan import plan_study
+    from launcher.submit import resolve_all
+
+    experiments = list(profile(name).values())
+    resolved = resolve_all([(f"{e.name}.yaml", e) for e in experiments], tmp_path, tmp_path / "runs")
+    plan = plan_study(resolved, submission_id="t", workdir=str(tmp_path), executor="slurm")
+    seeds = experiments[0].seeds
+    shapes = [job.context.shape for job in plan.jobs]
+    assert shapes.count("prep") == 1 and shapes.count("refresh0") == len(seeds) and shapes.count("report") == 1
+    assert shapes.count("run") == len(experiments) * len(seeds)
+    assert shapes.count("warmup") == (len(seeds) if experiments[0].warmup.enabled else 0)
+
+
+@pytest.mark.parametrize("name", ["msmarco-10", "msmarco-30"])
+def test_the_cluster_profiles_give_each_job_shape_its_own_resources(name):
+    from launcher.render import slurm_time_seconds
+
+    resources = next(iter(profile(name).values())).resources
+    prep, report = resources.for_shape("prep"), resources.for_shape("report")
+    assert prep.gpus == 0 and report.gpus == 0  # CPU jobs: no GPU waits in the queue for data or tables
+    assert slurm_time_seconds(report.time) <= 3600 and int(report.mem.rstrip("G")) <= 16
+    assert resources.for_shape("warmup").gpus == 1 and resources.for_shape("refresh0").gpus == 1
+    assert resources.for_shape("run").gpus == resources.gpus

@@ -71,7 +71,8 @@ def test_status_logs_and_json_after_a_local_run(make_experiment, stand_in, tmp_p
     [doc] = json.loads(capsys.readouterr().out)
     assert doc["submission"] == submission.id
     assert [(job["key"], job["state"]) for job in doc["jobs"]] == [
-        ("warmup.s0", "COMPLETED"), ("run.top20.s0", "COMPLETED"), ("report", "COMPLETED")]
+        ("prep", "COMPLETED"), ("warmup.s0", "COMPLETED"), ("refresh0.s0", "COMPLETED"), ("run.top20.s0", "COMPLETED"),
+        ("report", "COMPLETED")]
     assert all(job["start"] <= job["end"] for job in doc["jobs"])
 
     assert cli.main(["logs", "run.top20.s0", "--runs", runs]) == 0

@@ -44,7 +44,7 @@ APPTAINER = {**GPU_CLUSTER, "runtime": "apptainer", "image": "/containers/ance.s
 
 # (golden file, template, experiment, job): together they cover every template and job shape.
 CASES = {
-    "warmup.native-gpu": ("warmup", experiment(resources={**GPU_CLUSTER, "gpus": 4}), job("warmup.s0")),
+    "warmup.native-gpu": ("warmup", experiment(resources={**GPU_CLUSTER, "gpus": 4}), job("warmup.s0", shape="warmup")),
     "run.sync-cpu": ("run", experiment(resources={"cpus": 2, "mem": "8G", "time": "02:00:00"}), job("run.top20.s0")),
     "run.async-apptainer-4gpu": (
         "run",
@@ -65,17 +65,29 @@ CASES = {
         job("encode.top20", seed=None, checkpoint="/scratch/u/runs/top20/seed0/checkpoints/checkpoint-10000",
             encode_out="/scratch/u/runs/top20/seed0/encode/checkpoint-10000"),
     ),
+    "prep.cpu-site": (
+        "prep",
+        experiment(data={"dataset": "/data/msmarco", "download": "msmarco-passage"},
+                   resources={**GPU_CLUSTER, "gpus": 4, "mail_user": "me@example.org",
+                              "sbatch": ["--reservation=ir-study"], "hf_home": "/scratch/u/hf"}),
+        job("prep", seed=None, shape="prep"),
+    ),
+    "refresh0.apptainer-1gpu": (
+        "refresh0",
+        experiment(resources={**APPTAINER, "gpus": 4, "refresh0": {"time": "12:00:00", "mem": "128G"}}),
+        job("refresh0.s0", ance=("ance",), torchrun=("torchrun",), shape="refresh0"),
+    ),
     "report.two-runs": (
         "report",
         experiment(resources={"executor": "slurm", "partition": "cpu"}),
-        job("report", seed=None, run_dirs=("/scratch/u/runs/top20/seed0", "/scratch/u/runs/bottom20/seed0")),
+        job("report", seed=None, run_dirs=("/scratch/u/runs/top20/seed0", "/scratch/u/runs/bottom20/seed0"), shape="report"),
     ),
 }
 
 
 def test_every_template_has_golden_cases():
     on_disk = {path.name.removesuffix(".sh.j2") for path in TEMPLATE_DIR.glob("*.sh.j2")}
-    assert on_disk == set(TEMPLATES), "slurm_templates/*.sh.j2 and launcher.render.TEMPLATES disagree"
+    assert on_disk == set(TEMPLATES), "launcher/templates/*.sh.j2 and launcher.render.TEMPLATES disagree"
     assert {template for template, _, _ in CASES.values()} == on_disk
 
 
@@ -167,7 +179,7 @@ def test_report_without_runs_is_refused():
 
 
 def test_unknown_template_is_refused_with_the_list():
-    with pytest.raises(InputError, match="--template: expected one of warmup, run, run_multinode, encode, report"):
+    with pytest.raises(InputError, match="--template: expected one of prep, warmup, refresh0, run, run_multinode, encode, report"):
         render(experiment(), "../../etc/passwd")
 
 

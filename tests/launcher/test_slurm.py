@@ -33,9 +33,10 @@ def test_chain_runs_in_dependency_order_and_status_shows_it(slurm_cluster, make_
 
     statuses = {s.key: s for s in wait_finished(submission)}
     assert {s.state for s in statuses.values()} == {"COMPLETED"}
-    warmup, top, bottom, report = (statuses[k] for k in ("warmup.s0", "run.top20.s0", "run.bottom20.s0", "report"))
+    keys = ("prep", "warmup.s0", "refresh0.s0", "run.top20.s0", "run.bottom20.s0", "report")
+    prep, warmup, refresh0, top, bottom, report = (statuses[k] for k in keys)
     # Recorded by the jobs themselves: nothing started before what it depends on had ended.
-    assert warmup.end <= min(top.start, bottom.start)
+    assert prep.end <= warmup.start and warmup.end <= refresh0.start and refresh0.end <= min(top.start, bottom.start)
     assert max(top.end, bottom.end) <= report.start
 
     assert cli.main(["status", submission.id, "--runs", str(tmp_path / "runs")]) == 0
@@ -44,23 +45,37 @@ def test_chain_runs_in_dependency_order_and_status_shows_it(slurm_cluster, make_
         assert re.search(rf"{re.escape(job.key)}\s*│\s*{job_id}\s*│\s*COMPLETED", shown), shown
 
 
-def test_a_failing_job_leaves_its_dependants_not_run_and_status_says_why(slurm_cluster, make_experiment, tmp_path, capsys):
-    # The real stage, failing the real way: its data directory does not exist.
+def test_a_missing_data_set_queues_nothing(slurm_cluster, make_experiment, tmp_path):
+    from ance_core.errors import InputError
+
     exp = make_experiment(data={"dataset": str(tmp_path / "no-such-data")})
+    before = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True).stdout.split()
+    with pytest.raises(InputError, match=r"pre-flight .*no-such-data does not exist"):
+        launch(make_plan([exp], tmp_path, "slurm"), slurm_cluster)
+    after = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True).stdout.split()
+    assert set(after) <= set(before) and not (tmp_path / "runs" / "_jobs").exists()
+
+
+def test_a_failing_job_leaves_its_dependants_not_run_and_status_says_why(slurm_cluster, make_experiment, tmp_path, capsys):
+    # The real stage, failing the real way: its data directory is empty.
+    (tmp_path / "empty-data").mkdir()
+    exp = make_experiment(data={"dataset": str(tmp_path / "empty-data")})
     plan = make_plan([exp], tmp_path, "slurm")  # default command: the `ance` of this venv
     submission, _ = launch(plan, slurm_cluster)
     statuses = wait_finished(submission)
 
-    assert [(s.key, s.state) for s in statuses] == [("warmup.s0", "FAILED"), ("run.top20.s0", "NOT_RUN"), ("report", "NOT_RUN")]
+    assert [(s.key, s.state) for s in statuses] == [
+        ("prep", "FAILED"), ("warmup.s0", "NOT_RUN"), ("refresh0.s0", "NOT_RUN"), ("run.top20.s0", "NOT_RUN"),
+        ("report", "NOT_RUN")]
     assert statuses[0].exit_code not in (None, 0)
-    assert statuses[1].reason == "dependency warmup.s0 failed"
+    assert statuses[1].reason == "dependency prep failed"
     assert not (tmp_path / "runs" / "_jobs" / submission.id / "records" / "run.top20.s0.json").exists()
 
     assert cli.main(["status", "--runs", str(tmp_path / "runs")]) == 0
     shown = capsys.readouterr().out
-    log = submission.log_path(submission.entry("warmup.s0"))
+    log = submission.log_path(submission.entry("prep"))
     last_line = [line for line in log.read_text().splitlines() if line.strip()][-1]
-    assert "NOT_RUN" in shown and "dependency warmup.s0 failed" in shown
+    assert "NOT_RUN" in shown and "dependency prep failed" in shown
     assert "last lines of" in shown and last_line.strip()[:40] in shown
 
 
@@ -70,15 +85,16 @@ def test_usr1_checkpoints_requeues_and_the_job_comes_back_and_finishes(slurm_clu
     submission, _ = launch(plan, slurm_cluster)
     wait_until(lambda: any(e["event"] == "waiting for a signal" for e in stand_in_events(tmp_path)), 60, "the stage to start")
 
-    job_id = submission.jobs[0].job_id
+    run = submission.entry("run.top20.s0")
+    job_id = run.job_id
     # What SLURM does signal_seconds before the time limit, and what a preempting scheduler does.
     subprocess.run(["scancel", "--signal=USR1", "--batch", job_id], check=True)
-    [status] = wait_finished(submission)
+    status = next(s for s in wait_finished(submission) if s.key == "run.top20.s0")
 
     assert (status.state, status.restarts, status.job_id) == ("COMPLETED", 1, job_id)
-    assert [e["event"] for e in stand_in_events(tmp_path)] == [
+    assert [e["event"] for e in stand_in_events(tmp_path) if e["stage"] == "run"] == [
         "started", "waiting for a signal", "checkpointed on SIGUSR1", "resumed", "finished"]
-    log = submission.log_path(submission.jobs[0]).read_text()  # --open-mode=append: both runs in one log
+    log = submission.log_path(run).read_text()  # --open-mode=append: both runs in one log
     assert "USR1: asking the stage to checkpoint" in log and f"checkpointed: requeueing job {job_id}" in log
     assert "restart 1, executor slurm" in log
 
@@ -87,13 +103,15 @@ def test_usr1_checkpoints_requeues_and_the_job_comes_back_and_finishes(slurm_clu
 def test_multinode_template_preemption_goes_through_srun_and_torchrun(slurm_cluster, make_experiment, stand_in, tmp_path, monkeypatch):
     monkeypatch.setenv("ANCE_STANDIN_WAIT_SIGNAL", "run")
     plan = make_plan([make_experiment(warmup={"enabled": False})], tmp_path, "slurm", stand_in, report=False)
-    plan.jobs[0] = dataclasses.replace(plan.jobs[0], template="run_multinode")  # one node is all this cluster has
+    index = next(i for i, job in enumerate(plan.jobs) if job.key == "run.top20.s0")
+    plan.jobs[index] = dataclasses.replace(plan.jobs[index], template="run_multinode")  # one node is all this cluster has
     submission, _ = launch(plan, slurm_cluster)
     wait_until(lambda: any(e["event"] == "waiting for a signal" for e in stand_in_events(tmp_path)), 120, "the worker")
-    subprocess.run(["scancel", "--signal=USR1", "--batch", submission.jobs[0].job_id], check=True)
-    [status] = wait_finished(submission)
+    subprocess.run(["scancel", "--signal=USR1", "--batch", submission.entry("run.top20.s0").job_id], check=True)
+    status = next(s for s in wait_finished(submission) if s.key == "run.top20.s0")
     assert (status.state, status.restarts) == ("COMPLETED", 1)
-    assert [e["event"] for e in stand_in_events(tmp_path)][2:] == ["checkpointed on SIGUSR1", "resumed", "finished"]
+    events = [e["event"] for e in stand_in_events(tmp_path) if e["stage"] == "run"]
+    assert events[2:] == ["checkpointed on SIGUSR1", "resumed", "finished"]
 
 
 def test_cancel_a_submission(slurm_cluster, make_experiment, stand_in, tmp_path, monkeypatch, capsys):
@@ -103,9 +121,10 @@ def test_cancel_a_submission(slurm_cluster, make_experiment, stand_in, tmp_path,
     wait_until(lambda: any(e["event"] == "waiting for a signal" for e in stand_in_events(tmp_path)), 60, "the warm-up")
 
     assert cli.main(["cancel", submission.id, "--runs", str(tmp_path / "runs")]) == 0
-    assert capsys.readouterr().out.split() == ["cancelled", *[job.job_id for job in submission.jobs]]
+    # every job but prep, which has completed
+    assert capsys.readouterr().out.split() == ["cancelled", *[job.job_id for job in submission.jobs[1:]]]
     statuses = wait_finished(submission)
-    assert [s.state for s in statuses] == ["CANCELLED", "CANCELLED", "CANCELLED"]
+    assert [s.state for s in statuses] == ["COMPLETED"] + ["CANCELLED"] * 4
     assert load_submission(submission.folder).record("warmup.s0")["state"] == "cancelled"
 
 
@@ -127,8 +146,9 @@ def test_status_comes_from_the_records_when_slurm_cannot_be_asked(slurm_cluster,
     plan = make_plan([make_experiment(warmup={"enabled": False})], tmp_path, "slurm", stand_in, report=False)
     submission, _ = launch(plan, slurm_cluster)
     wait_finished(submission)
-    [status] = collect(load_submission(submission.folder), down_slurm)
-    assert (status.state, status.source) == ("COMPLETED", "record")
+    statuses = collect(load_submission(submission.folder), down_slurm)
+    assert [(s.key, s.state, s.source) for s in statuses] == [
+        (key, "COMPLETED", "record") for key in ("prep", "refresh0.s0", "run.top20.s0")]
 
 
 # ---------------------------------------------------------------- errors a user can act on
@@ -162,12 +182,13 @@ def test_a_rejected_script_cancels_what_was_already_submitted(slurm_cluster, mak
     good = make_experiment("a")
     bad = make_experiment("b", resources={"partition": "no-such-partition"})
     plan = make_plan([good, bad], tmp_path, "slurm", stand_in)
-    with pytest.raises(SlurmError, match=r"sbatch rejected .*run\.b\.s0\.sh: .*[Ii]nvalid partition.*cancelled the 2 job"):
+    # prep, warm-up and refresh 0 (shared, run by `a`) and run.a.s0 go in before run.b.s0 is rejected
+    with pytest.raises(SlurmError, match=r"sbatch rejected .*run\.b\.s0\.sh: .*[Ii]nvalid partition.*cancelled the 4 job"):
         launch(plan, slurm_cluster)
     submission = load_submission(plan.job_dir)
     submitted = [job.job_id for job in submission.jobs if job.job_id]
-    assert len(submitted) == 2
-    wait_until(lambda: all(s.state in ("CANCELLED", "NOT_RUN") for s in collect(submission, slurm_cluster)[:2]), 60,
+    assert len(submitted) == 4
+    wait_until(lambda: all(s.state in ("CANCELLED", "NOT_RUN") for s in collect(submission, slurm_cluster)[:4]), 60,
                "the submitted jobs to be cancelled")
 
 

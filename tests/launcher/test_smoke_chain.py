@@ -1,4 +1,4 @@
-"""End to end with the real stages: experiments/smoke.yaml, warm-up -> ANCE run -> report.
+"""End to end with the real stages: experiments/smoke.yaml, prep -> warm-up -> refresh 0 -> ANCE run -> report.
 
 Minutes of CPU work (the embedded corpus, MiniLM), hence `slow`; the SLURM one also needs
 `make slurm-up`. Everything runs through `ance-launch` as a user would call it.
@@ -6,6 +6,7 @@ Minutes of CPU work (the embedded corpus, MiniLM), hence `slow`; the SLURM one a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -21,12 +22,18 @@ def _check_chain(runs: Path) -> None:
     [folder] = find_submissions(runs)
     submission = load_submission(folder)
     statuses = {status.key: status for status in collect(submission)}
-    assert {key: status.state for key, status in statuses.items()} == {
-        "warmup.s0": "COMPLETED", "run.smoke.s0": "COMPLETED", "report": "COMPLETED"}
-    warmup, run, report = statuses["warmup.s0"], statuses["run.smoke.s0"], statuses["report"]
-    assert warmup.end <= run.start and run.end <= report.start
+    keys = ("prep", "warmup.s0", "refresh0.s0", "run.smoke.s0", "report")
+    assert {key: status.state for key, status in statuses.items()} == dict.fromkeys(keys, "COMPLETED")
+    prep, warmup, refresh0, run, report = (statuses[key] for key in keys)
+    assert prep.end <= warmup.start and warmup.end <= refresh0.start and refresh0.end <= run.start <= run.end <= report.start
     assert (runs / "smoke" / "seed0" / "metrics.jsonl").is_file()
     assert (folder / "report" / "report.md").is_file()
+    # refresh 0 of the run found the corpus the refresh0 job encoded: it encoded nothing itself
+    run_log = " ".join(submission.log_path(submission.entry("run.smoke.s0")).read_text().split())  # unwrapped
+    refresh0 = run_log.split("refresh 0 dev:")[0]
+    assert "collection.tsv.gz found in the cache" in refresh0 and "encoding passages" not in refresh0
+    assert re.search(r"ranking of \d+ queries found in the cache", refresh0)  # it ranked nothing either
+    assert "rows tokenized at 48" in submission.log_path(submission.entry("prep")).read_text()
 
 
 @pytest.mark.slow

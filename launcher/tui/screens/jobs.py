@@ -63,6 +63,7 @@ listed all the same.
         self.slurm_problem: str | None = None
         self._slurm_checked: float | None = None  # monotonic time of the last `sinfo`
         self._select: str | None = None  # row to put the cursor on when it appears (a new submission's first job)
+        self._selected_submission: str | None = None  # the submission whose first job was selected so
         self.rows: list[JobRow] = []
 
     def compose(self) -> ComposeResult:
@@ -78,8 +79,9 @@ listed all the same.
 
     def on_screen_resume(self) -> None:
         last = self.session.last_submission
-        if last is not None:
-            self._select = str(last.resolve())  # the first job of the submission just made
+        if last is not None and str(last.resolve()) != self._selected_submission:
+            # The first job of the submission just made, once: back from a modal the cursor stays where it was.
+            self._select = self._selected_submission = str(last.resolve())
         self.action_refresh()
 
     def _tick(self) -> None:

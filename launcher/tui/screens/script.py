@@ -17,6 +17,7 @@ from ance_core.errors import AnceError
 from ance_core.io.atomic import write_text
 from launcher.plan import Plan
 from launcher.slurm import Slurm
+from launcher.preflight import preflight
 from launcher.submit import launch
 from launcher.tui import scripts
 from launcher.tui.screens.base import ModeScreen
@@ -191,10 +192,15 @@ warm-up per seed, one run per seed, the report — with what each waits for.
             warning = f"SLURM is not available here: {self.slurm_problem}. Switch the executor to local (e)."
 
         def answer(choice: str | None) -> None:
-            if choice == ALL:
-                self.start(plan)
-            elif choice == ONLY and only:
-                self.start(scripts.only_job(plan, only))
+            chosen = plan if choice == ALL else scripts.only_job(plan, only) if choice == ONLY and only else None
+            if chosen is None:
+                return
+            try:
+                preflight(chosen)  # a missing data set, model or image is said now, and nothing is queued
+            except AnceError as exc:
+                self.notify(str(exc), severity="error", timeout=20)
+                return
+            self.start(chosen)
 
         self.app.push_screen(SubmitScreen(plan, view.runtime, only, warning, session.shown(plan.job_dir)), answer)
 

@@ -162,7 +162,7 @@ def test_a_killed_encode_leaves_no_shard_and_the_next_run_completes(encoder, sou
     monkeypatch.setattr(type(encoder), "encode", dies_on_the_second_batch)
     with pytest.raises(KeyboardInterrupt):
         embed_collection(encoder, source, tmp_path / "cache", batch_size=4, show_progress=False)
-    folders = list((tmp_path / "cache" / "embeddings").iterdir())
+    folders = [f for f in (tmp_path / "cache" / "embeddings").iterdir() if f.is_dir()]  # beside them: their .lock files
     assert all(not any(p.name.startswith("shard-") for p in f.iterdir()) for f in folders)
     monkeypatch.setattr(type(encoder), "encode", original)
     ids, vectors = embed_collection(encoder, source, tmp_path / "cache", batch_size=4, show_progress=False)
@@ -180,3 +180,37 @@ def test_stage_reads_non_standard_file_names_from_the_experiment(tiny_bert_dir, 
     assert _run_stage(["--config", str(experiment), *common]) == 0
     ids, vectors = load_embeddings(tmp_path / "q")
     assert ids.ids == ["q1", "q2"] and vectors.shape == (2, 32)
+
+
+def test_a_second_builder_of_the_same_entry_waits_and_then_finds_it_complete(encoder, source, tmp_path, monkeypatch):
+    """Refresh 0 of up to 15 strategies: one job encodes, the others wait on the entry's lock file and read it."""
+    import threading
+    import time
+
+    started = threading.Event()
+    calls = []
+
+    def slow_embed(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        started.set()
+        time.sleep(1.5)  # the first builder is still writing when the second arrives
+        return embed(*args, **kwargs)
+
+    monkeypatch.setattr(cache_module, "embed", slow_embed)
+    results = {}
+
+    def build(name):
+        results[name] = embed_collection(encoder, source, tmp_path / "cache", show_progress=False)
+
+    first = threading.Thread(target=build, args=("first",), name="first")
+    first.start()
+    assert started.wait(60)
+    second = threading.Thread(target=build, args=("second",), name="second")
+    second.start()
+    first.join(120)
+    second.join(120)
+    assert calls == ["first"]  # the second builder encoded nothing
+    assert results["first"][0].ids == results["second"][0].ids
+    assert np.array_equal(results["first"][1], results["second"][1])
+    [lock] = (tmp_path / "cache" / "embeddings").glob("*.lock")
+    assert lock.with_suffix("").name in {p.name for p in (tmp_path / "cache" / "embeddings").iterdir()}

@@ -131,3 +131,41 @@ def test_a_quantized_refresh_quantizes_the_checkpoint_once(make_experiment, tmp_
     result = refresh(experiment, experiment.model.name, tmp_path / "run", refresh=0, seed=0, show_progress=False)
     assert result.negatives_path.exists()
     assert len(calls) == 1  # one shared-weights backbone, quantized once
+
+
+def test_refresh0_of_another_strategy_reads_the_ranking_and_only_samples(make_experiment, tmp_path, monkeypatch):
+    """What the refresh0 job shares: the first strategy ranks refresh 0; the next one samples from that ranking."""
+    import ance_core.mining.rankings as rankings
+
+    top = make_experiment({"kind": "top", "windows": [[0, 5]], "n": 5})
+    first = refresh(top, top.model.name, tmp_path / "top", refresh=0, seed=0, show_progress=False)
+    assert not first.stats["search"].endswith("(cached)")
+    assert len(list((tmp_path / "runs" / "_cache" / "rankings").glob("*/COMPLETE"))) == 1
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("ranked again although refresh 0's ranking is cached")
+
+    monkeypatch.setattr(rankings, "search", no_search)
+    bottom = make_experiment({"kind": "top", "windows": [[10, 15]], "n": 5})
+    second = refresh(bottom, bottom.model.name, tmp_path / "bottom", refresh=0, seed=0, show_progress=False)
+    assert second.stats["search"].endswith("(cached)")
+    assert second.stats["negative_rank"]["mean"] > first.stats["negative_rank"]["mean"]  # its own segment, same ranking
+    later = refresh(bottom, bottom.model.name, tmp_path / "bottom", refresh=1, seed=0, show_progress=False)
+    assert not later.stats["search"].endswith("(cached)")  # later refreshes rank with their own checkpoint ...
+    assert len(list((tmp_path / "runs" / "_cache" / "rankings").glob("*/COMPLETE"))) == 1  # ... and keep nothing
+
+
+def test_the_ranking_cache_gives_what_the_search_gives_and_is_keyed_by_the_vectors(tmp_path):
+    from ance_core.index import search
+    from ance_core.mining.rankings import cached_search
+
+    rng = np.random.default_rng(0)
+    queries, corpus = rng.standard_normal((7, 16)).astype(np.float32), rng.standard_normal((50, 16)).astype(np.float16)
+    direct = search(queries, corpus, 10, show_progress=False)
+    cached = cached_search(tmp_path, queries, corpus, 10, show_progress=False)
+    again = cached_search(tmp_path, queries, corpus, 10, show_progress=False)
+    assert np.array_equal(direct.rows, cached.rows) and np.array_equal(cached.rows, again.rows)
+    assert np.allclose(direct.scores, again.scores) and again.engine.endswith("(cached)")
+    other = cached_search(tmp_path, queries[:3], corpus, 10, show_progress=False)
+    assert not other.engine.endswith("(cached)") and other.rows.shape == (3, 10)
+    assert len(list((tmp_path / "rankings").glob("*/COMPLETE"))) == 2

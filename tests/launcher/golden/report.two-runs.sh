@@ -5,9 +5,9 @@
 #SBATCH --chdir="/home/u/ance-bundle"
 #SBATCH --nodes=1
 #SBATCH --ntasks-per-node=1
-#SBATCH --cpus-per-task=2
-#SBATCH --mem=16G
-#SBATCH --time=04:00:00
+#SBATCH --cpus-per-task=1
+#SBATCH --mem=4G
+#SBATCH --time=00:30:00
 #SBATCH --partition=cpu
 #SBATCH --signal=B:USR1@300
 #SBATCH --requeue
@@ -15,6 +15,8 @@
 set -uo pipefail  # no -e: the exit status of the stage decides what happens next
 export PYTHONUNBUFFERED=1
 export ANCE_RUNS=/scratch/u/runs
+# Compute nodes are offline: models come from the cache the pre-flight checked (ance_core.hub).
+export HF_HUB_OFFLINE=1
 ANCE_JOB_DIR=/scratch/u/runs/_jobs/20240101-000000-abcd
 ANCE_JOB_KEY=report
 ANCE_REQUEUE=1

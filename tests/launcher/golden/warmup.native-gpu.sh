@@ -20,6 +20,8 @@ export ANCE_GPUS=1
 set -uo pipefail  # no -e: the exit status of the stage decides what happens next
 export PYTHONUNBUFFERED=1
 export ANCE_RUNS=/scratch/u/runs
+# Compute nodes are offline: models come from the cache the pre-flight checked (ance_core.hub).
+export HF_HUB_OFFLINE=1
 ANCE_JOB_DIR=/scratch/u/runs/_jobs/20240101-000000-abcd
 ANCE_JOB_KEY=warmup.s0
 ANCE_REQUEUE=1

@@ -78,11 +78,13 @@ async def test_cancel_a_running_local_job_asks_then_stops_it_and_its_dependants(
         screen = app.screen
         await wait_for(pilot, lambda: states(screen, submission).get("warmup.s0") == "RUNNING", JOB_TIMEOUT, "warmup RUNNING",
                        explain_jobs(screen, submission))
+        assert screen.query_one(JobTable).selected().label == "prep"  # the new submission's first job
+        await pilot.press("down")
         assert screen.query_one(JobTable).selected().label == "warmup.s0"
 
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
-        assert "Cancel warmup.s0 (job local1)" in screen_text(app)
+        assert "Cancel warmup.s0 (job local2)" in screen_text(app)
         await pilot.press("n")  # keep it: nothing happens
         await pilot.pause(0.5)
         assert states(screen, submission)["warmup.s0"] == "RUNNING"
@@ -95,7 +97,8 @@ async def test_cancel_a_running_local_job_asks_then_stops_it_and_its_dependants(
         await wait_for(pilot, lambda: not app.session.running_local, JOB_TIMEOUT, "the local chain to end")
         await pilot.press("r")
         await wait_for(pilot, lambda: states(screen, submission).get("report") == "NOT_RUN", 30)
-        assert states(screen, submission) == {"warmup.s0": "CANCELLED", "run.long.s0": "NOT_RUN", "report": "NOT_RUN"}
+        assert states(screen, submission) == {"prep": "COMPLETED", "warmup.s0": "CANCELLED", "refresh0.s0": "NOT_RUN",
+                                              "run.long.s0": "NOT_RUN", "report": "NOT_RUN"}
 
 
 @pytest.mark.slurm
@@ -122,7 +125,7 @@ async def test_finished_jobs_are_not_cancelled(app: LauncherApp, workdir: Path):
     write_submissions(workdir)  # as the local executor leaves them: completed, failed, not run
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("3")
-        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and len(app.screen.rows) == 4)
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and len(app.screen.rows) == 6)
         table = app.screen.query_one(JobTable)
         for index in range(table.row_count):
             table.move_cursor(row=index)

@@ -43,12 +43,12 @@ async def test_changing_the_executor_changes_how_it_is_started(app: LauncherApp)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_script(pilot, "top20.yaml")
         how = screen.query_one("#how", Notice)
-        assert "local executor -> bash on this machine once warmup.s0 has succeeded" in how.text
+        assert "local executor -> bash on this machine once refresh0.s0 has succeeded" in how.text
 
         await pilot.press("e")
         await pilot.pause()
         assert screen.view.executor == "slurm"
-        assert "slurm executor -> sbatch; runs on a compute node once warmup.s0 has succeeded (afterok)" in how.text
+        assert "slurm executor -> sbatch; runs on a compute node once refresh0.s0 has succeeded (afterok)" in how.text
         assert screen.query_one("#executor", Select).value == "slurm"
         assert app.session.options == ScriptOptions(template="run", executor="slurm")
 

@@ -98,7 +98,7 @@ def test_jobs_screen_without_slurm(snap_compare, workdir: Path, no_slurm_answer,
     async def show_jobs(pilot) -> None:
         await experiments_loaded(pilot)
         await pilot.press("3")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, JobsScreen) and len(pilot.app.screen.rows) == 4)
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, JobsScreen) and len(pilot.app.screen.rows) == 6)
         log = pilot.app.screen.query_one(LogFollower)
         await wait_for(pilot, lambda: any("the stage failed" in line for line in log.lines), what="the log")
 

@@ -1,6 +1,6 @@
 """Submit from the TUI to the real local SLURM (`make slurm-up`) and follow the jobs to their end.
 
-As with the local executor: a chain whose first job fails (missing data
+As with the local executor: a chain whose first job fails (an empty data
 folder) shows FAILED with its log, and SLURM cancels the jobs after it
 (afterok), shown NOT_RUN; the report job alone completes.
 """
@@ -26,19 +26,19 @@ async def test_failing_chain_on_slurm(app: LauncherApp, slurm_cluster):
         screen: JobsScreen = app.screen
         assert screen.slurm_problem is None
 
-        await wait_for(pilot, lambda: states(screen, submission).get("warmup.s0") == "FAILED", JOB_TIMEOUT, "warmup FAILED",
+        await wait_for(pilot, lambda: states(screen, submission).get("prep") == "FAILED", JOB_TIMEOUT, "prep FAILED",
                        explain_jobs(screen, submission))
         await wait_for(pilot, lambda: set(states(screen, submission).values()) == {"FAILED", "NOT_RUN"}, JOB_TIMEOUT,
                        "the chain to be cancelled by SLURM", explain_jobs(screen, submission))
         rows = {row.label: row for row in screen.rows if row.submission.id == submission}
-        assert rows["warmup.s0"].status.job_id.isdigit()  # a real SLURM job id
-        assert rows["warmup.s0"].status.reason == "exit code 2"
+        assert rows["prep"].status.job_id.isdigit()  # a real SLURM job id
+        assert rows["prep"].status.reason == "exit code 2"
         log = screen.query_one(LogFollower)
         await wait_for(pilot, lambda: any("the stage failed" in line for line in log.lines), 10, "the log's failure line")
-        assert "data.dataset" in "\n".join(log.lines)
+        assert "data.files.collection" in "\n".join(log.lines)
         assert "SLURM answers" in screen_text(app)
         # the timeout explanation itself works (it is only read when a wait fails)
-        assert "'warmup.s0': ('FAILED', 'exit code 2', 'squeue')" in explain_jobs(screen, submission)()
+        assert "'prep': ('FAILED', 'exit code 2', 'squeue')" in explain_jobs(screen, submission)()
 
 
 async def test_report_job_alone_completes_on_slurm(app: LauncherApp, workdir: Path, slurm_cluster):

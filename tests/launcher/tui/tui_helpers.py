@@ -23,11 +23,11 @@ JOB_TIMEOUT = 120  # a stage starts a Python with torch: seconds on a loaded 2-c
 
 TOP20 = """\
 name: top20
-description: top 20 of the ANN top 200 (the data folder is missing on purpose)
+description: top 20 of the ANN top 200 (the data folder is empty on purpose)
 strategy: top20
 seeds: [0]
 data:
-  dataset: data/missing
+  dataset: data/empty
 ance:
   refresh_every: 10
   refreshes: 2
@@ -78,6 +78,7 @@ def write_experiments(folder: Path) -> Path:
     """bad.yaml (two schema problems), broken.yaml (not YAML), top20.yaml (valid), sub/random20.yaml (valid,
     extends _base.yaml, which is no experiment itself)."""
     (folder / "sub").mkdir(parents=True)
+    (folder.parent / "data" / "empty").mkdir(parents=True, exist_ok=True)  # there, so the pre-flight lets it through
     (folder / "top20.yaml").write_text(TOP20)
     (folder / "bad.yaml").write_text(BAD)
     (folder / "broken.yaml").write_text(BROKEN)
@@ -171,10 +172,11 @@ def write_submissions(workdir: Path) -> None:
 
     newer = plan_study(resolved, submission_id="20260101-130000-bbbb", workdir=str(workdir), executor="local", ance=("ance",))
     write_plan(newer)
-    set_job_ids(newer.job_dir, {"warmup.s0": "local1", "run.top20.s0": "local2", "report": "local3"})
-    _record(newer.job_dir, "warmup.s0", "local1", "failed", 2, 21.6, 3600)
-    (newer.job_dir / "logs" / "warmup.s0-local1.out").write_text(
-        "[2026-01-01 13:00:00] ance-launch: job local1 (warmup.s0) on node01, restart 0, executor local\n"
-        "ERROR    input: data.dataset: expected an existing data directory (MS MARCO layout),\n"
-        "         found data/missing\n"
+    set_job_ids(newer.job_dir, {"prep": "local1", "warmup.s0": "local2", "refresh0.s0": "local3",
+                                "run.top20.s0": "local4", "report": "local5"})
+    _record(newer.job_dir, "prep", "local1", "failed", 2, 21.6, 3600)
+    (newer.job_dir / "logs" / "prep-local1.out").write_text(
+        "[2026-01-01 13:00:00] ance-launch: job local1 (prep) on node01, restart 0, executor local\n"
+        "ERROR    data/empty/collection.tsv: file: expected the collection (collection.tsv or\n"
+        "         collection.tsv.gz), found no such file\n"
         "[2026-01-01 13:00:21] ance-launch: the stage failed (exit 2)\n")

@@ -1,12 +1,33 @@
-{##- Shared by every job shape: job record, signal forwarding, checkpoint-then-requeue, runtime.
-    Only constants and quoted values are rendered into it; user text never becomes code. -##}
+#!/bin/bash
+#SBATCH --job-name=ance.prep
+#SBATCH --output="/scratch/u/runs/_jobs/20240101-000000-abcd/logs/prep-%j.out"
+#SBATCH --open-mode=append
+#SBATCH --chdir="/home/u/ance-bundle"
+#SBATCH --nodes=1
+#SBATCH --ntasks-per-node=1
+#SBATCH --cpus-per-task=8
+#SBATCH --mem=64G
+#SBATCH --time=1-00:00:00
+#SBATCH --partition=gpu
+#SBATCH --account=proj-ir
+#SBATCH --qos=normal
+#SBATCH --constraint=a100|a40
+#SBATCH --mail-user=me@example.org
+#SBATCH --mail-type=END,FAIL
+#SBATCH --reservation=ir-study
+#SBATCH --signal=B:USR1@300
+#SBATCH --requeue
+# ance-launch job prep: the data set of the study (download if missing, subset, tokenize), once for every run.
 set -uo pipefail  # no -e: the exit status of the stage decides what happens next
 export PYTHONUNBUFFERED=1
-export ANCE_RUNS={{ exp.outputs.root | q }}
-ANCE_JOB_DIR={{ job.job_dir | q }}
-ANCE_JOB_KEY={{ job.key | q }}
-ANCE_REQUEUE={{ 1 if res.requeue else 0 }}
-ANCE_MAX_REQUEUES={{ max_requeues }}
+export ANCE_RUNS=/scratch/u/runs
+# Compute nodes are offline: models come from the cache the pre-flight checked (ance_core.hub).
+export HF_HOME=/scratch/u/hf
+export HF_HUB_OFFLINE=1
+ANCE_JOB_DIR=/scratch/u/runs/_jobs/20240101-000000-abcd
+ANCE_JOB_KEY=prep
+ANCE_REQUEUE=1
+ANCE_MAX_REQUEUES=20
 
 ance_log() { printf '[%s] ance-launch: %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "$*" >&2; }
 
@@ -122,7 +143,7 @@ ance_requeue() {  # EXIT_CODE: the stage checkpointed and asks to run again
     ance_record requeued "$1" "$(ance_now)"
     if [[ $ANCE_EXECUTOR == local ]]; then
         ance_log "checkpointed: the local executor runs the job again"
-        exit {{ requeue_exit_code }}
+        exit 99
     fi
     ance_log "checkpointed: requeueing job $ANCE_JOB_ID"
     if scontrol requeue "$ANCE_JOB_ID"; then
@@ -143,7 +164,7 @@ ance_finish() {
         ance_log "stopped by SIGTERM (the stage exited $rc)"
         exit 143
     fi
-    if ((rc == {{ requeue_exit_code }})) || ((ance_signalled && via_launcher && rc != 0)); then
+    if ((rc == 99)) || ((ance_signalled && via_launcher && rc != 0)); then
         ance_requeue "$rc"
     fi
     if ((rc == 0)); then
@@ -156,19 +177,13 @@ ance_finish() {
 }
 
 # --- how stages run: natively, or inside the image with the host paths bound in place ----
-{% for module in res.modules %}
-module load {{ module | q }}
-{% endfor %}
-{% if res.runtime == "apptainer" %}
-{{ require(res.image, "resources.image", "an Apptainer image (resources.runtime is apptainer)", "nothing") -}}
-ance_runtime=( apptainer exec{{ " --nv" if res.gpus else "" }} \
-{% for path in binds %}
-    --bind {{ path | q }} \
-{% endfor %}
-    {{ res.image | q }} )
-{% else %}
+module load cuda/12.1
 ance_runtime=()
-{% endif %}
 
 ance_log "job $ANCE_JOB_ID ($ANCE_JOB_KEY) on $(hostname), restart $ANCE_RESTARTS, executor $ANCE_EXECUTOR"
 ance_record running null null
+
+ance_stage=( /home/u/ance-bundle/.venv/bin/ance prep --config /scratch/u/runs/_jobs/20240101-000000-abcd/experiments/top20.yaml )
+ance_start USR1 ${ance_runtime[@]+"${ance_runtime[@]}"} "${ance_stage[@]}"
+ance_wait "${ance_pids[0]}"
+ance_finish $?
