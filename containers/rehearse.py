@@ -52,6 +52,9 @@ EVAL_ARGS = ["--checkpoint", "minilm", "--data", "builtin:debian-10pct", "--devi
 # What `apptainer build` passes to debootstrap besides the header's values.
 DEBOOTSTRAP_FIXED = ["--variant=minbase", "--exclude=openssl,udev,debconf-i18n,e2fsprogs"]
 DEBIAN_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "ppc64le": "ppc64el", "s390x": "s390x"}
+# Certificates the host trusts beyond Debian's (a site or TLS-proxy CA) and the bundle that has them.
+SITE_CAS = Path("/usr/local/share/ca-certificates")
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # Apptainer's --cleanenv PATH.
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SCRIPT_SECTIONS = ("post", "runscript", "test", "environment", "apprun")
@@ -204,6 +207,10 @@ def run_post(definition: apptainer_def.Definition, rootfs: Path) -> None:
         "APPTAINER_LABELS": "/.build.labels", "SINGULARITY_LABELS": "/.build.labels",
     }
     host_net = [(Path(p), Path(p)) for p in ("/etc/resolv.conf", "/etc/hosts") if Path(p).exists()]
+    if CA_BUNDLE.exists() and any(SITE_CAS.glob("**/*.crt")):
+        say(f"%post: this host trusts its own CAs ({SITE_CAS}); binding {CA_BUNDLE} over the image's for %post only, "
+            f"as `apptainer build --bind {CA_BUNDLE}` must on such a host (the image keeps Debian's bundle)")
+        host_net.append((CA_BUNDLE, CA_BUNDLE))
     say("%post: /bin/sh -ex /.post.script (network on, root filesystem writable)")
     started = time.monotonic()
     code = bwrap(rootfs, ["/bin/sh", "-ex", "/.post.script"], env=env, writable=True, network=True, ro_binds=host_net)
