@@ -58,6 +58,8 @@ CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # Apptainer's --cleanenv PATH.
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SCRIPT_SECTIONS = ("post", "runscript", "test", "environment", "apprun")
+# What the rehearsal does with each section; a definition with any other is refused, not half-rehearsed.
+REHEARSED = {"arguments", "files", "post", "environment", "runscript", "test", "help", "labels", "apprun", "apphelp"}
 
 
 class RehearsalError(RuntimeError):
@@ -189,7 +191,10 @@ def copy_files(definition: apptainer_def.Definition, rootfs: Path, repo: Path) -
         subprocess.run(["cp", "-fLr", str(source), str(target)], check=True)
 
 
-def check_scripts_take_no_arguments(definition: apptainer_def.Definition) -> None:
+def check_rehearsable(definition: apptainer_def.Definition) -> None:
+    others = sorted({key.split()[0] for key in definition.sections} - REHEARSED)
+    if others:
+        raise RehearsalError(f"{', '.join('%' + s for s in others)}: not rehearsed (only {', '.join(sorted(REHEARSED))})")
     for key, args in definition.section_args.items():
         if key.split()[0] in SCRIPT_SECTIONS and args:
             raise RehearsalError(f"%{key} {args}: section arguments (another shell) are not rehearsed")
@@ -262,7 +267,7 @@ def build(definition_path: Path, work: Path, cache: Path, *, base: Path | None, 
         definition = apptainer_def.parse(text, build_args)
     except apptainer_def.DefinitionError as exc:
         raise RehearsalError(f"{definition_path}: {exc}") from None
-    check_scripts_take_no_arguments(definition)
+    check_rehearsable(definition)
     if base is None:
         base = base_rootfs(definition, cache, fresh)
     rootfs = work / "rootfs"

@@ -137,11 +137,15 @@ def test_the_root_filesystem_packs_into_a_sif_with_apptainers_layout(shell_root,
     assert not list(tmp_path.glob("tiny.sif.*")), "no partial files are left beside the SIF"
 
 
-def test_section_arguments_and_other_bootstraps_are_refused(rehearse):
-    with_args = apptainer_def.parse("Bootstrap: debootstrap\nOSVersion: bookworm\nMirrorURL: x\n%post -c /bin/bash\n    true\n")
+def test_what_the_rehearsal_cannot_do_as_apptainer_does_is_refused(rehearse):
+    head = "Bootstrap: debootstrap\nOSVersion: bookworm\nMirrorURL: x\n"
+    with_args = apptainer_def.parse(head + "%post -c /bin/bash\n    true\n")
     assert with_args.section_args == {"post": "-c /bin/bash"}
     with pytest.raises(rehearse.RehearsalError, match="section arguments"):
-        rehearse.check_scripts_take_no_arguments(with_args)
+        rehearse.check_rehearsable(with_args)
+    with pytest.raises(rehearse.RehearsalError, match="%setup: not rehearsed"):
+        rehearse.check_rehearsable(apptainer_def.parse(head + "%setup\n    true\n"))
+    rehearse.check_rehearsable(apptainer_def.parse((ROOT / "containers/ance.def").read_text()))
     docker = apptainer_def.parse("Bootstrap: docker\nFrom: debian:bookworm-slim\n")
     with pytest.raises(rehearse.RehearsalError, match="`Bootstrap: debootstrap` only"):
         rehearse.debootstrap_args(docker, Path("/x"))
