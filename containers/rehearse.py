@@ -259,6 +259,15 @@ def write_metadata(definition: apptainer_def.Definition, rootfs: Path, definitio
     return labels
 
 
+def check_host(needs_debootstrap: bool) -> None:
+    """What the host must have, said before anything starts."""
+    missing = [tool for tool in ("bwrap", *(["debootstrap"] if needs_debootstrap else [])) if shutil.which(tool) is None]
+    if missing:
+        raise RehearsalError(f"{' and '.join(missing)} not found (Debian: apt-get install bubblewrap debootstrap)")
+    if needs_debootstrap and os.geteuid() != 0:
+        raise RehearsalError("debootstrap needs root, as `apptainer build` from `Bootstrap: debootstrap` does")
+
+
 def build(definition_path: Path, work: Path, cache: Path, *, base: Path | None, fresh: bool,
           build_args: dict[str, str], repo: Path = ROOT) -> Path:
     """The rehearsed root filesystem, at work/rootfs (rebuilt from nothing but the base)."""
@@ -268,6 +277,7 @@ def build(definition_path: Path, work: Path, cache: Path, *, base: Path | None, 
     except apptainer_def.DefinitionError as exc:
         raise RehearsalError(f"{definition_path}: {exc}") from None
     check_rehearsable(definition)
+    check_host(needs_debootstrap=base is None)
     if base is None:
         base = base_rootfs(definition, cache, fresh)
     rootfs = work / "rootfs"
