@@ -72,7 +72,7 @@ def pinned_names(lock_text: str) -> list[str]:
     return re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", lock_text, re.MULTILINE)
 
 
-def uv_compile(inputs: str, constraints: Path, out: Path, python: str, platform: str) -> None:
+def uv_compile(inputs: str, out: Path, python: str, platform: str) -> None:
     try:
         from uv import find_uv_bin
     except ImportError:
@@ -81,7 +81,6 @@ def uv_compile(inputs: str, constraints: Path, out: Path, python: str, platform:
     command = [
         find_uv_bin(), "pip", "compile", "pyproject.toml", "-",
         "--extra", "gpu",
-        "--constraint", str(constraints),
         "--generate-hashes",
         "--only-binary", ":all:",  # nothing compiles inside the image
         "--python-version", python,
@@ -114,10 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     build_requires = "\n".join(pyproject["build-system"]["requires"]) + "\n"
 
     with tempfile.TemporaryDirectory() as tmp:
-        constraints = Path(tmp) / "torch.txt"
-        constraints.write_text(f"torch=={torch}\n")
         body = Path(tmp) / "lock.txt"
-        uv_compile(build_requires, constraints, body, python, args.platform)
+        # The torch pin goes in with the build requirements (stdin, "-r -" in the lock's comments).
+        uv_compile(build_requires + f"torch=={torch}\n", body, python, args.platform)
         header = (
             f"# base: debian {release} ({header_value(definition, 'MirrorURL')})\n"
             f"# python: {python}\n"
