@@ -16,14 +16,15 @@ RUNS ?= runs
 SET ?=
 DRY_RUN ?=
 SIF ?= ance.sif
-# The base image's Python (containers/ance.def); the lock is resolved for it.
-LOCK_PYTHON ?= 3.12
+# `make container-rehearsal`: debootstrap cache and work folder; REHEARSAL_SIF=path also packs a SIF.
+REHEARSAL_CACHE ?= /var/cache/ance-rehearsal
+REHEARSAL_SIF ?=
 
-.PHONY: help install test test-slow reproduce-all report results container container-test container-lock \
+.PHONY: help install test test-slow reproduce-all report results container container-test container-lock container-rehearsal \
         slurm-up slurm-down bench bench-gpu clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
 $(BIN)/ance: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,8 +69,11 @@ container: ## build ance.sif with apptainer (--fakeroot unless root; SIF=path to
 container-test: ## apptainer test ance.sif; with a GPU also a stage with --nv
 	SIF=$(SIF) bash containers/build.sh test
 
-container-lock: install ## re-resolve containers/requirements.lock (uv, hashes; LOCK_PYTHON; needs PyPI)
-	$(BIN)/python containers/lock.py --python $(LOCK_PYTHON)
+container-lock: install ## re-resolve containers/requirements.lock (uv, hashes, for ance.def's Debian Python; needs PyPI)
+	$(BIN)/python containers/lock.py
+
+container-rehearsal: ## as root, no apptainer: debootstrap + ance.def's %files/%post/... here, then %test and an eval in it
+	nice -n 10 $(PYTHON) containers/rehearse.py --cache $(REHEARSAL_CACHE) $(if $(REHEARSAL_SIF),--sif $(REHEARSAL_SIF))
 
 bench: install ## run every CPU benchmark row (ONLY=group to pick; the gpu group is make bench-gpu); writes benchmarks/results/<machine>.json and .md
 	$(BIN)/python -m benchmarks $(if $(ONLY),--only $(ONLY))

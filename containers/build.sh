@@ -3,6 +3,7 @@
 #
 #   containers/build.sh build   # containers/ance.def -> $SIF (default ance.sif)
 #   containers/build.sh test    # apptainer test $SIF; with a GPU, a stage with --nv
+#   containers/build.sh git-sha # the commit an image built now records (GIT_SHA)
 #
 # Environment: SIF (image path), APPTAINER (the binary; default apptainer),
 # APPTAINER_BUILD_FLAGS (extra build flags, e.g. "--tmpdir /scratch/$USER/tmp"),
@@ -82,5 +83,6 @@ print(f"torch {torch.__version__} on {torch.cuda.get_device_name(0)}; faiss GPUs
 case "${1:-}" in
     build) build ;;
     test) test_image ;;
-    *) die "usage: $0 build|test" ;;
+    git-sha) git_sha ;;
+    *) die "usage: $0 build|test|git-sha" ;;
 esac

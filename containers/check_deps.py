@@ -2,12 +2,12 @@
 
     python check_deps.py 'ance-bundle[gpu]'
 
-The image installs the lock with `--no-deps` and takes torch and its CUDA
-wheels from the base image, so pip never checks that the two halves fit. This
-walks the requirements from the installed metadata (markers evaluated, extras
-followed) and reports every missing or mismatching package. It only looks at
-what the bundle needs: `pip check` would also fail on unrelated packages the
-base image ships.
+The image installs the lock with `--no-deps`, so pip never checks that the
+lock is the whole closure of what the bundle needs (torch's CUDA wheels and
+faiss-gpu-cu12's included). This walks the requirements from the installed
+metadata (markers evaluated, extras followed) and reports every missing or
+mismatching package. It only looks at what the bundle needs: `pip check` would
+also fail on packages the bundle does not use.
 """
 
 from __future__ import annotations

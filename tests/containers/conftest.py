@@ -12,7 +12,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 CONTAINERS = ROOT / "containers"
-sys.path.insert(0, str(HERE))  # `import apptainer_def` whatever pytest's import mode
+sys.path.insert(0, str(CONTAINERS))  # `import apptainer_def` (containers/ is a script folder, not a package)
 
 import apptainer_def  # noqa: E402
 
@@ -28,6 +28,11 @@ def load_script(name: str) -> ModuleType:
 @pytest.fixture(scope="session")
 def lock_script() -> ModuleType:
     return load_script("lock")
+
+
+@pytest.fixture(scope="session")
+def rehearse() -> ModuleType:
+    return load_script("rehearse")
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Build ance.sif and run it: wherever `apptainer` exists (`pytest -m apptainer`).
 
-Building pulls the base image (several GB) and takes minutes, hence `slow`
+Building debootstraps Debian and installs several GB of wheels (minutes), hence `slow`
 as well. To test an image built already: ANCE_SIF=/path/to/ance.sif.
 """
 

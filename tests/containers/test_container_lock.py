@@ -1,8 +1,7 @@
-"""containers/requirements.lock agrees with pyproject.toml and with the base image in ance.def."""
+"""containers/requirements.lock agrees with pyproject.toml and with the Debian release in ance.def."""
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from pathlib import Path
 
@@ -47,15 +46,11 @@ def pyproject() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
-@pytest.fixture(scope="module")
-def from_base(lock_script):
-    """Whether a package is one the base image provides (torch and its CUDA wheels)."""
-    return lambda name: any(fnmatch.fnmatch(name, pattern) for pattern in lock_script.FROM_BASE_IMAGE)
-
-
-def test_lock_was_made_for_the_base_image_in_the_definition(lock_text, definition, lock_script):
-    assert header(lock_text, "base") == definition.header["from"], "From: changed: run `make container-lock`"
-    assert header(lock_text, "torch") == lock_script.torch_version(definition.header["from"])
+def test_lock_was_made_for_the_debian_release_in_the_definition(lock_text, definition, lock_script):
+    release = definition.header["osversion"]
+    assert header(lock_text, "base") == "debian" and f"debian {release} (" in lock_text, "OSVersion changed: run `make container-lock`"
+    assert header(lock_text, "python") == lock_script.DEBIAN_PYTHON[release]
+    assert header(lock_text, "platform").startswith("x86_64-manylinux_")
 
 
 def test_every_entry_is_pinned_exactly_with_hashes(lock_text):
@@ -68,7 +63,7 @@ def test_every_entry_is_pinned_exactly_with_hashes(lock_text):
         assert hashes and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes), f"{name}: no sha256 hashes"
 
 
-def test_every_direct_dependency_is_locked_and_satisfied(lock_text, pyproject, from_base):
+def test_every_direct_dependency_is_locked_and_satisfied(lock_text, pyproject):
     found = entries(lock_text)
     python = header(lock_text, "python")
     environment = {"python_version": python, "python_full_version": f"{python}.0", "sys_platform": "linux",
@@ -84,25 +79,26 @@ def test_every_direct_dependency_is_locked_and_satisfied(lock_text, pyproject, f
         name = canonicalize_name(req.name)
         if req.marker and not req.marker.evaluate(environment):
             continue
-        if from_base(name):
-            assert name not in found, f"{name} comes from the base image and must not be in the lock"
-            continue
         assert name in found, f"{line} (pyproject.toml) is not in the lock: run `make container-lock`"
         pinned = Version(next(iter(Requirement(found[name][0]).specifier)).version)
         assert req.specifier.contains(pinned, prereleases=True), f"lock pins {name}=={pinned}, pyproject says {line}"
         checked += 1
-    assert checked >= len(pyproject["project"]["dependencies"])  # torch out, gpu extra and build deps in
+    assert checked >= len(pyproject["project"]["dependencies"]) + 1  # the gpu extra and the build deps too
 
 
-def test_base_image_packages_and_faiss_cpu_are_left_out(lock_text, from_base):
-    names = set(entries(lock_text))
-    assert not {n for n in names if from_base(n)}, "torch and its CUDA wheels come from the base image"
-    assert "faiss-gpu-cu12" in names
+def test_torch_its_cuda_wheels_and_faiss_gpu_are_locked(lock_text):
+    found = entries(lock_text)
+    torch = Requirement(found["torch"][0])
+    assert str(next(iter(torch.specifier)).version) == header(lock_text, "torch")
+    # torch's CUDA runtime comes as nvidia-* wheels (no CUDA in the base); faiss-gpu-cu12 brings CUDA 12's.
+    assert "nvidia-cuda-runtime-cu12" in found and "nvidia-cublas-cu12" in found
+    assert any(name.startswith("nvidia-cudnn") for name in found), "torch's cuDNN wheel"
+    assert "faiss-gpu-cu12" in found
     # Both wheels provide `import faiss`; the CPU one would shadow the GPU one.
-    assert "faiss-cpu" not in names
+    assert "faiss-cpu" not in found
 
 
-def test_torch_version_is_read_from_the_tag(lock_script):
-    assert lock_script.torch_version("pytorch/pytorch:2.13.0-cuda12.6-cudnn9-runtime") == "2.13.0"
-    with pytest.raises(SystemExit):
-        lock_script.torch_version("pytorch/pytorch:latest")
+def test_the_python_comes_from_the_debian_release(lock_script):
+    assert lock_script.debian_python("bookworm") == "3.11"
+    with pytest.raises(SystemExit, match="DEBIAN_PYTHON"):
+        lock_script.debian_python("sid")

@@ -1,7 +1,8 @@
 """A small reader of Apptainer definition files, following Apptainer's own parser.
 
 It mirrors pkg/build/types/parser/deffile.go and internal/pkg/build/args
-(Apptainer 1.2+) closely enough to test ance.def without apptainer:
+(Apptainer 1.2+) closely enough to test ance.def without apptainer and to
+rehearse its build (containers/rehearse.py):
 
 * a line whose first word starts with `%` opens a section (anywhere, even
   indented, which is why a stray `%` line in a script is a bug);
@@ -40,6 +41,7 @@ class DefinitionError(ValueError):
 class Definition:
     header: dict[str, str] = field(default_factory=dict)
     sections: dict[str, str] = field(default_factory=dict)  # "post", "apprun mine", ...
+    section_args: dict[str, str] = field(default_factory=dict)  # "%post -c /bin/bash" -> {"post": "-c /bin/bash"}
     files: list[tuple[str, str]] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     arguments: dict[str, str] = field(default_factory=dict)
@@ -127,11 +129,13 @@ def parse(text: str, build_args: dict[str, str] | None = None) -> Definition:
         if kind in APP_SECTIONS:
             if len(words) < 2:
                 raise DefinitionError(f"%{kind} without an app name")
-            key = f"{kind} {words[1]}"
+            key, args = f"{kind} {words[1]}", words[2:]
         elif kind in SECTIONS:
-            key = kind
+            key, args = kind, words[1:]
         else:
             raise DefinitionError(f"invalid section %{kind}")
+        if args:
+            definition.section_args[key] = " ".join(args)
         script = "\n".join(body).strip("\n") + "\n"
         definition.sections[key] = definition.sections.get(key, "") + script
         if kind == "files":
