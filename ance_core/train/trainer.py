@@ -26,7 +26,7 @@ from torch import nn
 from ance_core.config.schema import TrainConfig
 from ance_core.console import err_console
 from ance_core.data.tokcache import TokenCache
-from ance_core.encode.progress import LOG_EVERY_S
+from ance_core.console.progress import LOG_EVERY_S
 from ance_core.errors import InputError
 from ance_core.model import DualEncoder
 from ance_core.train import distributed as D
