@@ -116,7 +116,7 @@ def refresh(
     from ance_core.data.tokcache import token_cache
     from ance_core.encode import embed, embed_collection, embed_file
     from ance_core.model import load_encoder
-    from ance_core.train.negatives import NEGATIVES_DIR, negatives_path, write_negatives
+    from ance_core.data.negatives import NEGATIVES_DIR, negatives_path, write_negatives
 
     run_dir = Path(run_dir)
     ance, enc = experiment.ance, experiment.ance.encode

@@ -60,7 +60,7 @@ from ance_core.train.checkpoint import (
     seed_everything,
 )
 from ance_core.train.metrics import METRICS_FILE, MetricsLog
-from ance_core.train.negatives import NEGATIVES_DIR, complete_files, newest_complete
+from ance_core.data.negatives import NEGATIVES_DIR, complete_files, newest_complete
 from ance_core.train.signals import (
     REQUEUE_EXIT_CODE,
     Interrupted,

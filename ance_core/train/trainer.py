@@ -34,7 +34,7 @@ from ance_core.train.checkpoint import Checkpoint, prune_checkpoints, rng_state,
 from ance_core.train.data import Batch, Examples, Position, build_examples, collate
 from ance_core.train.losses import build_loss
 from ance_core.train.metrics import MetricsLog
-from ance_core.train.negatives import NegativesFile, read_negatives
+from ance_core.data.negatives import NegativesFile, read_negatives
 from ance_core.train.optim import build_optimizer, build_scheduler
 from ance_core.train.signals import Requeue, StopFlag
 

@@ -33,7 +33,7 @@ from ance_core.train import rundir
 from ance_core.train.bm25 import BM25Index
 from ance_core.train.checkpoint import CHECKPOINTS_DIR, latest_checkpoint, load_state, seed_everything
 from ance_core.train.metrics import METRICS_FILE, MetricsLog
-from ance_core.train.negatives import NEGATIVES_DIR, negatives_path, newest_complete, write_negatives
+from ance_core.data.negatives import NEGATIVES_DIR, negatives_path, newest_complete, write_negatives
 from ance_core.train.signals import StopFlag
 from ance_core.train.trainer import Feed, Session, Trainer, check_precision
 

@@ -120,7 +120,7 @@ def _hook_checkpoints(hook: Hook) -> None:
 
 
 def _hook_negatives(hook: Hook) -> None:
-    import ance_core.train.negatives as negatives
+    import ance_core.data.negatives as negatives
     import ance_core.train.warmup as warmup  # took the name before the patch
 
     real_write, real_json = negatives.write_negatives, negatives.write_json

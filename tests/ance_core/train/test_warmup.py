@@ -8,7 +8,7 @@ from ance_core.errors import InputError
 from ance_core.io.atomic import is_complete, sha256_file
 from ance_core.selftest import SELFTEST_WARMUP_STEPS
 from ance_core.train.distributed import DistInfo
-from ance_core.train.negatives import read_negatives
+from ance_core.data.negatives import read_negatives
 from ance_core.train.signals import Requeue, StopFlag
 from ance_core.train import rundir
 from ance_core.train.warmup import run_warmup, start_checkpoint, warmup_dir, warmup_experiment
