@@ -30,7 +30,7 @@ from ance_core.model import load_encoder, save_encoder
 from ance_core.sampling import refresh_seed, sample_negatives
 from ance_core.train import distributed as D
 from ance_core.train import rundir
-from ance_core.train.bm25 import BM25Index
+from ance_core.index.bm25 import BM25Index
 from ance_core.train.checkpoint import CHECKPOINTS_DIR, latest_checkpoint, load_state, seed_everything
 from ance_core.train.metrics import METRICS_FILE, MetricsLog
 from ance_core.data.negatives import NEGATIVES_DIR, negatives_path, newest_complete, write_negatives
