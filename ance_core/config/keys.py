@@ -5,7 +5,7 @@ The warm-up key is the one place that says which fields shape `<outputs.root>/_w
 Every strategy of a seed starts from one warm-up, so two experiments share it
 exactly when they agree on every field its outputs depend on: checkpoint-0, the
 BM25 negatives-0, the metrics.jsonl with its `train` events and the bm25 and
-zero-shot baselines. Both `ance_core.train.warmup` (the folder) and
+zero-shot baselines. Both `ance_core.loop.warmup` (the folder) and
 `launcher.plan` (one warm-up job per key and seed) import it; it needs no torch.
 
 Fields left out, and why (tests/ance_core/config/test_keys.py walks the schema

@@ -1,7 +1,7 @@
 """One ANCE refresh: embed the corpus once, mine the train queries' negatives, evaluate dev.
 
 ANCE's `run_ann_data_gen.py` does both with the same corpus embeddings; so does
-`refresh()`, which the ANCE loop (`ance_core/train/loop.py`) and `ance mine` call:
+`refresh()`, which the ANCE loop (`ance_core/loop/ance.py`) and `ance mine` call:
 
     result = refresh(experiment, checkpoint, run_dir, refresh=3, seed=0)
     result.negatives_path   # <run_dir>/negatives/negatives-3.jsonl (+ .stats.json written after it)

@@ -121,7 +121,7 @@ def _hook_checkpoints(hook: Hook) -> None:
 
 def _hook_negatives(hook: Hook) -> None:
     import ance_core.data.negatives as negatives
-    import ance_core.train.warmup as warmup  # took the name before the patch
+    import ance_core.loop.warmup as warmup  # took the name before the patch
 
     real_write, real_json = negatives.write_negatives, negatives.write_json
 

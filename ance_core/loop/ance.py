@@ -71,7 +71,7 @@ from ance_core.train.signals import (
     interruptible,
 )
 from ance_core.train.trainer import Feed, Session, Trainer, check_precision
-from ance_core.train.warmup import start_checkpoint
+from ance_core.loop.warmup import start_checkpoint
 
 log = logging.getLogger(__name__)
 
