@@ -205,7 +205,7 @@ def _print_report(submission: Submission, statuses: list[JobStatus]) -> None:
     from ance_core.report import collect as collect_runs
     from ance_core.report import summarize
     from ance_core.report.summary import DEFAULT_METRIC, DEFAULT_SPLIT, LOSS_WINDOW
-    from ance_core.report.tables import render_rich
+    from ance_core.report.render import render_rich
 
     run_dirs = []
     for job in submission.jobs:

@@ -33,7 +33,7 @@ from ance_core.report.summary import (
     strategy_rows,
     summarize,
 )
-from ance_core.report.table import COLUMNS, Row, RunInfo, TidyTable
+from ance_core.report.tidy import COLUMNS, Row, RunInfo, TidyTable
 
 log = logging.getLogger(__name__)
 
