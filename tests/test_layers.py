@@ -188,7 +188,7 @@ LAYERS = {"loop": 3, "train": 2, "mining": 2, "data": 1, "__init__": 0}
 
 @pytest.mark.parametrize("imports, expected", [
     ([fake("ance_core.data.readers", "ance_core.train.rundir.cache_root")], "upward import, layer 1 (data) -> layer 2 (train)"),
-    ([fake("ance_core.train.loop", "ance_core.mining.refresh"), fake("ance_core.mining.refresh", "ance_core.train.data.x")],
+    ([fake("ance_core.train.trainer", "ance_core.mining.refresh"), fake("ance_core.mining.refresh", "ance_core.train.data.x")],
      "cycle between subpackages mining -> train -> mining"),
     ([fake("ance_core.nowhere.x", "ance_core.data.y")], "ance_core.nowhere is in no layer"),
     ([fake("ance_core.data.x", "launcher.cli.main")], "ance_core never imports the launcher"),
@@ -207,15 +207,15 @@ def test_layer_check_passes_downward_and_sibling_imports():
 def test_public_api_check():
     api = ["ance_core.config.*", "ance_core.report"]
     ok = [fake("launcher.cli", "ance_core.config.loader.load_experiment"), fake("launcher.cli", "ance_core.report.collect")]
-    bad = [fake("launcher.cli", "ance_core.report.render.render_rich"), fake("launcher.cli", "ance_core.train.loop.run")]
+    bad = [fake("launcher.cli", "ance_core.report.render.render_rich"), fake("launcher.cli", "ance_core.loop.ance.run")]
     assert check_public_api(ok, api) == []
     assert len(check_public_api(bad, api)) == 2
 
 
 def test_imports_are_found_inside_functions_relative_and_by_name():
     text = ("import importlib\n"
-            "def f(name):\n    from ..train import loop\n    import ance_core.mining\n"
+            "def f(name):\n    from ..train import trainer\n    import ance_core.mining\n"
             "    importlib.import_module(f'ance_core.stages.{name}')\n")
     path = ROOT / "ance_core" / "data" / "probe.py"  # never written: only its place in the package counts
     targets = {imp.target for imp in imports_in(text, "ance_core.data.probe", path)}
-    assert targets == {"ance_core.train.loop", "ance_core.mining", "ance_core.stages"}
+    assert targets == {"ance_core.train.trainer", "ance_core.mining", "ance_core.stages"}
