@@ -170,7 +170,7 @@ def check_loop(workdir: Path) -> str:
     from ance_core.config import load_experiment
     from ance_core.model import minilm_path
     from ance_core.train import distributed as D
-    from ance_core.train.loop import run
+    from ance_core.loop.ance import run
     from ance_core.train.rundir import default_run_dir, for_seed
     from ance_core.train.signals import StopFlag
 

@@ -210,11 +210,9 @@ def _print_report(submission: Submission, statuses: list[JobStatus]) -> None:
     if not any(s.key == "report" and s.state == "COMPLETED" for s in statuses):
         return
     from ance_core.config.loader import load_experiment
+    from ance_core.report import DEFAULT_METRIC, DEFAULT_SPLIT, LOSS_WINDOW, render_rich, summarize
     from ance_core.report import collect as collect_runs
-    from ance_core.report import summarize
-    from ance_core.report.summary import DEFAULT_METRIC, DEFAULT_SPLIT, LOSS_WINDOW
-    from ance_core.report.tables import render_rich
-    from ance_core.report.timing import render_time_spent, time_spent
+    from ance_core.report import render_time_spent, time_spent
     from rich.markdown import Markdown
 
     run_dirs = []

@@ -5,7 +5,7 @@ The warm-up key is the one place that says which fields shape `<outputs.root>/_w
 Every strategy of a seed starts from one warm-up, so two experiments share it
 exactly when they agree on every field its outputs depend on: checkpoint-0, the
 BM25 negatives-0, the metrics.jsonl with its `train` events and the bm25 and
-zero-shot baselines. Both `ance_core.train.warmup` (the folder) and
+zero-shot baselines. Both `ance_core.loop.warmup` (the folder) and
 `launcher.plan` (one warm-up job per key and seed) import it; it needs no torch.
 
 Fields left out, and why (tests/ance_core/config/test_keys.py walks the schema
@@ -19,7 +19,7 @@ and fails on a field that is in neither list):
 * logging.tensorboard: event files mirror metrics.jsonl; they change no number the warm-up writes.
 * train.checkpoint_every, keep_last: resume points only, deleted once checkpoint-0 is written.
 * eval.every_refreshes: the warm-up evaluates once (its baselines).
-* resources: the warm-up is one process on at most one GPU (slurm_templates/warmup.sh.j2) whatever they say.
+* resources: the warm-up is one process on at most one GPU (launcher/templates/warmup.sh.j2) whatever they say.
 """
 
 from __future__ import annotations

@@ -266,7 +266,7 @@ def token_cache(
 
 
 def _build(tokenizer: Any, tsv_path: Path, directory: Path, key: dict[str, Any], show_progress: bool) -> None:
-    from ance_core.encode.progress import progress
+    from ance_core.console.progress import progress
 
     max_len = key["max_len"]
     backend = _truncating_backend(tokenizer, max_len)

@@ -32,9 +32,10 @@ from ance_core.data.readers import IdIndex
 from ance_core.data.tokcache import content_digest, token_cache
 from ance_core.encode.batching import dist_rank_world, shard_range
 from ance_core.encode.inference import embed, quantize_for_cpu, resolve_device, resolve_precision
-from ance_core.encode.shards import list_shards, load_embeddings, shard_done, shard_writer
+from ance_core.encode.shards import list_shards, load_embeddings, read_shard_meta, shard_done, shard_writer
 from ance_core.io.lock import build_lock
 from ance_core.model.encoder import DualEncoder, Kind
+from ance_core.model.loading import encoder_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -142,4 +143,19 @@ def embed_queries(
     return embed_file(encoder, source.queries(split), "query", cache_root, **options)
 
 
-__all__ = ["content_digest", "embed_collection", "embed_file", "embed_queries", "embedding_key", "key_dir"]
+def drop_embeddings(cache_root: str | Path, checkpoint: str) -> None:
+    """Delete the cached embeddings of `checkpoint` at every precision (a quantized encoder's fingerprint is
+    the checkpoint's plus `+int8`). The loop calls it once refresh k >= 1, their only user, is recorded;
+    refresh 0's, of the shared start checkpoint, stay for the other strategies."""
+    fingerprint = encoder_fingerprint(checkpoint)
+    for folder in sorted((Path(cache_root) / "embeddings").glob("*")):
+        shards = [path for paths in list_shards(folder).values() for path in paths]
+        meta = read_shard_meta(shards[0]) if shards else None
+        if meta is not None and str(meta["key"].get("encoder", "")).split("+")[0] == fingerprint:
+            trash = folder.with_name(f".{folder.name}.partial")
+            folder.rename(trash)
+            shutil.rmtree(trash, ignore_errors=True)
+            log.debug("dropped stale embeddings %s of %s", folder.name, checkpoint)
+
+
+__all__ = ["content_digest", "drop_embeddings", "embed_collection", "embed_file", "embed_queries", "embedding_key", "key_dir"]

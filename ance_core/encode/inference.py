@@ -26,7 +26,7 @@ import torch
 from ance_core.data.tokcache import Tokenized, tokenize_texts
 from ance_core.encode.batching import length_sorted_batches, padding_fraction, split_by_tokens
 from ance_core.encode.heap import HeapGuard
-from ance_core.encode.progress import progress
+from ance_core.console.progress import progress
 from ance_core.errors import InputError
 from ance_core.model.encoder import DualEncoder, Kind
 

@@ -70,7 +70,7 @@ def search(
     show_progress: bool = True,
 ) -> SearchResult:
     """Top-k corpus rows of every query by inner product (see the module doc)."""
-    from ance_core.encode.progress import progress
+    from ance_core.console.progress import progress
 
     if queries.ndim != 2 or corpus.ndim != 2 or queries.shape[1] != corpus.shape[1]:
         raise ValueError(f"queries {queries.shape} and corpus {corpus.shape} must be (Q, d) and (N, d)")

@@ -1,7 +1,7 @@
 """One ANCE refresh: embed the corpus once, mine the train queries' negatives, evaluate dev.
 
 ANCE's `run_ann_data_gen.py` does both with the same corpus embeddings; so does
-`refresh()`, which the ANCE loop (`ance_core/train/loop.py`) and `ance mine` call:
+`refresh()`, which the ANCE loop (`ance_core/loop/ance.py`) and `ance mine` call:
 
     result = refresh(experiment, checkpoint, run_dir, refresh=3, seed=0)
     result.negatives_path   # <run_dir>/negatives/negatives-3.jsonl (+ .stats.json written after it)
@@ -150,7 +150,7 @@ def refresh(
     from ance_core.encode import embed_collection
     from ance_core.mining.rankings import cached_search
     from ance_core.model import load_encoder
-    from ance_core.train.negatives import NEGATIVES_DIR, negatives_path, write_negatives
+    from ance_core.data.negatives import NEGATIVES_DIR, negatives_path, write_negatives
 
     run_dir = Path(run_dir)
     ance, enc = experiment.ance, experiment.ance.encode

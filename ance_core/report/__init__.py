@@ -19,11 +19,14 @@ import logging
 
 from ance_core.report.legacy import LEGACY_STUDY, load_legacy_log, parse_legacy_spec
 from ance_core.report.legacy_warmup import is_warmup_log, load_warmup_log
+from ance_core.report.render import BEST_MARK, fmt_baseline, fmt_int_range, fmt_runs, fmt_stat, render_rich
 from ance_core.report.runs import find_run_dirs, load_runs
 from ance_core.report.series import Series, loss_series, strategy_series, warmup_series
 from ance_core.report.strategies import legacy_strategy, normalize_strategy
 from ance_core.report.summary import (
     DEFAULT_METRIC,
+    DEFAULT_SPLIT,
+    LOSS_WINDOW,
     Baseline,
     RunSummary,
     Stat,
@@ -33,7 +36,8 @@ from ance_core.report.summary import (
     strategy_rows,
     summarize,
 )
-from ance_core.report.table import COLUMNS, Row, RunInfo, TidyTable
+from ance_core.report.tidy import COLUMNS, Row, RunInfo, TidyTable
+from ance_core.report.timing import render_time_spent, time_spent
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +76,11 @@ def collect(
 
 
 __all__ = [
+    "BEST_MARK",
     "COLUMNS",
     "DEFAULT_METRIC",
+    "DEFAULT_SPLIT",
+    "LOSS_WINDOW",
     "Baseline",
     "Row",
     "RunInfo",
@@ -86,6 +93,10 @@ __all__ = [
     "Verdict",
     "collect",
     "find_run_dirs",
+    "fmt_baseline",
+    "fmt_int_range",
+    "fmt_runs",
+    "fmt_stat",
     "load_legacy_log",
     "load_legacy_logs",
     "load_runs",
@@ -93,8 +104,11 @@ __all__ = [
     "loss_series",
     "normalize_strategy",
     "parse_legacy_spec",
+    "render_rich",
+    "render_time_spent",
     "strategy_rows",
     "strategy_series",
     "summarize",
+    "time_spent",
     "warmup_series",
 ]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ance_core.errors import InputError
 from ance_core.report.strategies import legacy_folder, legacy_strategy, log_stem, normalize_strategy
-from ance_core.report.table import KIND_EVAL, KIND_TRAIN, SOURCE_LEGACY, Row, RunInfo, TidyTable
+from ance_core.report.tidy import KIND_EVAL, KIND_TRAIN, SOURCE_LEGACY, Row, RunInfo, TidyTable
 from ance_core.report.textfile import read_lines
 
 log = logging.getLogger(__name__)

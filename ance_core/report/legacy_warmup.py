@@ -25,7 +25,7 @@ from typing import Any
 from ance_core.errors import InputError
 from ance_core.report.legacy import LEGACY_STUDY, TRAIN_LOG
 from ance_core.report.strategies import log_stem
-from ance_core.report.table import KIND_EVAL, KIND_TRAIN, SOURCE_LEGACY, WARMUP, Row, RunInfo, TidyTable
+from ance_core.report.tidy import KIND_EVAL, KIND_TRAIN, SOURCE_LEGACY, WARMUP, Row, RunInfo, TidyTable
 from ance_core.report.textfile import is_gzip, read_lines
 
 MRR_LINE = re.compile(r"Reranking/Full ranking mrr:\s*(?P<rerank>[^/\s]+)/(?P<full>\S+)")

@@ -26,7 +26,7 @@ from ance_core.io.atomic import write_bytes
 from ance_core.report.series import Series, loss_series, strategy_series, warmup_series
 from ance_core.report.strategies import STUDY_ORDER, study_title
 from ance_core.report.summary import StudySummary
-from ance_core.report.table import TidyTable
+from ance_core.report.tidy import TidyTable
 
 log = logging.getLogger(__name__)
 

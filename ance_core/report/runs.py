@@ -28,7 +28,7 @@ import yaml
 from ance_core.config.schema import METRIC_PATTERN
 from ance_core.errors import InputError
 from ance_core.report.strategies import normalize_strategy
-from ance_core.report.table import (
+from ance_core.report.tidy import (
     KIND_BASELINE,
     KIND_EVAL,
     KIND_REFRESH,

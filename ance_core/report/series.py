@@ -17,7 +17,7 @@ import numpy as np
 
 from ance_core.report.strategies import strategy_sort_key
 from ance_core.report.summary import DEFAULT_METRIC, DEFAULT_SPLIT, metric_by_refresh
-from ance_core.report.table import KIND_EVAL, KIND_TRAIN, WARMUP, TidyTable
+from ance_core.report.tidy import KIND_EVAL, KIND_TRAIN, WARMUP, TidyTable
 
 Band = Literal["std", "minmax"]
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ance_core.report.strategies import strategy_sort_key
-from ance_core.report.table import KIND_BASELINE, KIND_EVAL, KIND_TRAIN, WARMUP, Row, RunInfo, TidyTable
+from ance_core.report.tidy import KIND_BASELINE, KIND_EVAL, KIND_TRAIN, WARMUP, Row, RunInfo, TidyTable
 
 DEFAULT_METRIC = "nDCG@10"
 DEFAULT_SPLIT = "dev"

@@ -35,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
     from ance_core.console import out_console
     from ance_core.io.manifest import write_manifest
     from ance_core.mining import refresh
-    from ance_core.train.negatives import NEGATIVES_DIR
+    from ance_core.data.negatives import NEGATIVES_DIR
 
     if args.refresh < 0:
         raise InputError.single("command line", "--refresh", "a refresh number >= 0", args.refresh)

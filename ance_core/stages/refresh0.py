@@ -37,7 +37,7 @@ def main(args: argparse.Namespace) -> int:
     from ance_core.train.rundir import cache_root
     from ance_core.train.runtime import experiment_for, setup_process
     from ance_core.train.signals import Requeue, stop_on_signals
-    from ance_core.train.warmup import start_checkpoint
+    from ance_core.loop.warmup import start_checkpoint
 
     started = time.perf_counter()
     experiment, seed = experiment_for(args)

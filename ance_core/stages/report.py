@@ -22,7 +22,7 @@ from ance_core.io.atomic import write_json, write_text
 from ance_core.report import collect, summarize
 from ance_core.report.summary import DEFAULT_METRIC, DEFAULT_SPLIT, LOSS_WINDOW
 from ance_core.report.strategies import study_title
-from ance_core.report.tables import render_markdown, render_rich, report_json
+from ance_core.report.render import render_markdown, render_rich, report_json
 from ance_core.report.timing import render_time_spent, time_spent
 
 log = logging.getLogger(__name__)

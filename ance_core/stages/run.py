@@ -1,6 +1,6 @@
 """`ance run --config EXP [--seed S] [--out RUN_DIR] [--role all|trainer|refresher]`
 
-The ANCE loop (ance_core/train/loop.py): the shared BM25 warm-up if configured,
+The ANCE loop (ance_core/loop/ance.py): the shared BM25 warm-up if configured,
 then training while the negatives are refreshed with the newest checkpoint.
 Re-running the same command resumes from the run folder. SIGUSR1/SIGTERM:
 checkpoint at the next safe point and exit 99 so that SLURM requeues the job.
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ance_core.train import distributed as D
-    from ance_core.train.loop import run
+    from ance_core.loop.ance import run
     from ance_core.train.rundir import default_run_dir
     from ance_core.train.runtime import experiment_for, setup_process
     from ance_core.train.signals import Requeue, stop_on_signals

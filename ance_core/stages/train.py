@@ -29,8 +29,8 @@ def main(args: argparse.Namespace) -> int:
     from ance_core.train import distributed as D
     from ance_core.train import rundir
     from ance_core.train.checkpoint import latest_checkpoint
-    from ance_core.train.loop import Run, build_session, prepare_start
-    from ance_core.train.negatives import newest_complete
+    from ance_core.loop.ance import Run, build_session, prepare_start
+    from ance_core.data.negatives import newest_complete
     from ance_core.train.runtime import experiment_for, setup_process
     from ance_core.train.signals import Requeue, stop_on_signals
 

@@ -26,7 +26,7 @@ def main(args: argparse.Namespace) -> int:
     from ance_core.train import distributed as D
     from ance_core.train.runtime import experiment_for, setup_process
     from ance_core.train.signals import Requeue, stop_on_signals
-    from ance_core.train.warmup import start_checkpoint
+    from ance_core.loop.warmup import start_checkpoint
 
     experiment, seed = experiment_for(args)
     if not experiment.warmup.enabled:

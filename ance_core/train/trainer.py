@@ -26,7 +26,7 @@ from torch import nn
 from ance_core.config.schema import TrainConfig
 from ance_core.console import err_console
 from ance_core.data.tokcache import TokenCache
-from ance_core.encode.progress import LOG_EVERY_S
+from ance_core.console.progress import LOG_EVERY_S
 from ance_core.errors import InputError
 from ance_core.model import DualEncoder
 from ance_core.train import distributed as D
@@ -34,7 +34,7 @@ from ance_core.train.checkpoint import Checkpoint, prune_checkpoints, rng_state,
 from ance_core.train.data import Batch, Examples, Position, build_examples, collate
 from ance_core.train.losses import build_loss
 from ance_core.train.metrics import MetricsLog
-from ance_core.train.negatives import NegativesFile, read_negatives
+from ance_core.data.negatives import NegativesFile, read_negatives
 from ance_core.train.optim import build_optimizer, build_scheduler
 from ance_core.train.signals import Requeue, StopFlag
 

@@ -93,7 +93,7 @@ def make_inputs(folder: Path) -> None:
     from ance_core.config import Experiment
     from ance_core.data import load_collection, load_qrels, load_queries
     from ance_core.data.subset import subset_source
-    from ance_core.train.negatives import newest_complete, negatives_path, write_negatives
+    from ance_core.data.negatives import newest_complete, negatives_path, write_negatives
 
     if newest_complete(folder / "negatives") is not None:
         return
@@ -147,7 +147,7 @@ def ours_side(folder: str, steps: int, query_len: int = QUERY_LEN, loss: dict | 
     import torch
 
     from ance_core.train.distributed import DistInfo
-    from ance_core.train.negatives import newest_complete
+    from ance_core.data.negatives import newest_complete
     from ance_core.train.trainer import Feed, Trainer
 
     encoder, queries, passages, config = _setup(folder, query_len, loss)
@@ -169,7 +169,7 @@ def _same_examples(folder: str, query_len: int):
     from ance_core.config import Experiment
     from ance_core.data import load_collection, load_queries
     from ance_core.data.subset import subset_source
-    from ance_core.train.negatives import newest_complete
+    from ance_core.data.negatives import newest_complete
     from ance_core.train.trainer import Feed
 
     encoder, queries, passages, config = _setup(folder, query_len)

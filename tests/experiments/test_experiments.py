@@ -9,7 +9,7 @@ import yaml
 
 from ance_core.config import load_experiment
 from ance_core.config.schema import RandomSegment, TopSegment
-from ance_core.train.warmup import warmup_dir
+from ance_core.loop.warmup import warmup_dir
 
 ROOT = Path(__file__).resolve().parents[2] / "experiments"
 FILES = sorted(p for p in ROOT.rglob("*.yaml") if not p.name.startswith("_"))

@@ -105,7 +105,7 @@ def test_warmups_are_grouped_by_the_key_the_warmup_stage_uses(make_experiment, t
     hnsw = make_experiment("hnsw", ance={"index": "hnsw"})
     plan = make_plan([flat, hnsw], tmp_path, "local")
     assert plan.job("run.flat.s0").depends_on != plan.job("run.hnsw.s0").depends_on
-    warmup_stage = pytest.importorskip("ance_core.train.warmup", reason="the warm-up stage is not in this checkout")
+    warmup_stage = pytest.importorskip("ance_core.loop.warmup", reason="the warm-up stage is not in this checkout")
     experiments = {job.experiment.name: job.experiment for job in plan.jobs}
     assert warmup_stage.warmup_dir(experiments["flat"], 0) != warmup_stage.warmup_dir(experiments["hnsw"], 0)
 

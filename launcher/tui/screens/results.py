@@ -12,7 +12,7 @@ from textual.containers import Horizontal
 from textual.widgets import Footer
 
 from ance_core.errors import AnceError
-from ance_core.report.tables import fmt_baseline
+from ance_core.report import fmt_baseline
 from launcher.tui.results_data import METRICS, Results, export_plots, load_results
 from launcher.tui.screens.base import ModeScreen
 from launcher.tui.screens.path_prompt import PathPromptScreen

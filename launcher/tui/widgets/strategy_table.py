@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ance_core.report import StudySummary
-from ance_core.report.tables import BEST_MARK, fmt_int_range, fmt_runs, fmt_stat
+from ance_core.report import BEST_MARK, StudySummary, fmt_int_range, fmt_runs, fmt_stat
 from launcher.tui.widgets.fitted_table import FittedTable
 
 

@@ -101,7 +101,7 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "eval.metrics": (SHAPES, ["MRR@10"]),
     "eval.every_refreshes": (IGNORED, 2),
     "eval.max_queries": (SHAPES, 100),
-    # one process on at most one GPU whatever the resources (slurm_templates/warmup.sh.j2)
+    # one process on at most one GPU whatever the resources (launcher/templates/warmup.sh.j2)
     "resources.executor": (IGNORED, "slurm"),
     "resources.runtime": (IGNORED, "apptainer"),
     "resources.image": (IGNORED, "other.sif"),

@@ -3,7 +3,7 @@ import json
 import yaml
 
 from ance_core.cli import main as ance
-from ance_core.train.negatives import is_complete
+from ance_core.data.negatives import is_complete
 
 
 def test_ance_mine_writes_negatives_stats_and_manifest(make_experiment, tmp_path, capsys):

@@ -10,7 +10,7 @@ import pytest
 from ance_core.data import load_collection, load_qrels, load_queries
 from ance_core.mining import refresh
 from ance_core.sampling import in_windows, study_segment
-from ance_core.train.negatives import is_complete, read_negatives, read_stats
+from ance_core.data.negatives import is_complete, read_negatives, read_stats
 
 STRATEGIES = {
     "top20": [(0, 20)],

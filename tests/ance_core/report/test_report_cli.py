@@ -13,7 +13,7 @@ from rich.console import Console
 from ance_core.cli import main as ance
 from ance_core.report import COLUMNS, load_runs, strategy_series, summarize
 from ance_core.report.plots import metric_figure, save, slug, strategy_colours
-from ance_core.report.tables import render_rich
+from ance_core.report.render import render_rich
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

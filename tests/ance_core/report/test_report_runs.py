@@ -170,7 +170,7 @@ def test_null_values_of_a_diverged_run_are_missing_values_not_errors(tmp_path: P
 
 def test_markdown_lists_every_runs_metric_after_each_refresh(study):
     from ance_core.report import collect, summarize
-    from ance_core.report.tables import render_markdown
+    from ance_core.report.render import render_markdown
 
     table = collect([study])
     text = render_markdown(summarize(table, "nDCG@10", "dev", 20), table)

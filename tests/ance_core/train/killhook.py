@@ -120,8 +120,8 @@ def _hook_checkpoints(hook: Hook) -> None:
 
 
 def _hook_negatives(hook: Hook) -> None:
-    import ance_core.train.negatives as negatives
-    import ance_core.train.warmup as warmup  # took the name before the patch
+    import ance_core.data.negatives as negatives
+    import ance_core.mining.bm25 as bm25_mining  # took the name before the patch
 
     real_write, real_json = negatives.write_negatives, negatives.write_json
 
@@ -142,7 +142,7 @@ def _hook_negatives(hook: Hook) -> None:
             die()
         return real_json(path, obj)
 
-    negatives.write_negatives = warmup.write_negatives = write_negatives
+    negatives.write_negatives = bm25_mining.write_negatives = write_negatives
     negatives.write_json = write_json
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from ance_core.config import load_experiment
 from ance_core.io.atomic import sha256_file
 from ance_core.train import distributed as D
-from ance_core.train.loop import run
+from ance_core.loop.ance import run
 from ance_core.train.rundir import default_run_dir, for_seed
 from ance_core.train.signals import StopFlag
 
@@ -22,7 +22,7 @@ def run_loop(config: Path, stop=None, role: str = "all") -> Path:
 
 def warm(config: Path) -> Path:
     """Train the (shared) warm-up first, so that a stop flag given to `run_loop` counts loop steps only."""
-    from ance_core.train.warmup import run_warmup
+    from ance_core.loop.warmup import run_warmup
 
     experiment, seed = for_seed(load_experiment(config), None)
     return run_warmup(experiment, seed, D.DistInfo(), StopFlag())

@@ -21,8 +21,8 @@ from ance_core.config import load_experiment
 from ance_core.io.atomic import COMPLETE_MARKER
 from ance_core.train import distributed as D
 from ance_core.train.checkpoint import latest_checkpoint, load_state
-from ance_core.train.loop import Run, ensure_refresh, prepare_start
-from ance_core.train.negatives import negatives_path, stats_path
+from ance_core.loop.ance import Run, ensure_refresh, prepare_start
+from ance_core.data.negatives import negatives_path, stats_path
 from ance_core.train.rundir import default_run_dir, for_seed, prepare
 from ance_core.train.signals import StopFlag
 from loop_helpers import events

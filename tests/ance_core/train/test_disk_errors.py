@@ -24,7 +24,7 @@ import pytest
 from ance_core.cli import main as ance
 from ance_core.io.atomic import is_complete
 from ance_core.train.checkpoint import list_checkpoints
-from ance_core.train.negatives import complete_files
+from ance_core.data.negatives import complete_files
 from ance_core.train.signals import Requeue
 from loop_helpers import run_loop, warm
 

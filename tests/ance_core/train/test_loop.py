@@ -10,7 +10,7 @@ import pytest
 from ance_core.config import load_experiment
 from ance_core.io.atomic import is_complete
 from ance_core.selftest import SELFTEST_WARMUP_STEPS
-from ance_core.train.negatives import complete_files
+from ance_core.data.negatives import complete_files
 from ance_core.train.signals import Requeue
 from loop_helpers import comparable, events, final_hash, run_loop, warm
 

@@ -18,7 +18,7 @@ from ance_core.config import load_experiment, validate_experiment
 from ance_core.report.runs import load_run
 from ance_core.train import distributed as D
 from ance_core.train import rundir
-from ance_core.train.loop import Run, ensure_refresh, prepare_start, run
+from ance_core.loop.ance import Run, ensure_refresh, prepare_start, run
 from ance_core.train.rundir import default_run_dir, for_seed
 from ance_core.train.signals import Requeue, StopFlag
 from helpers.report_runs import write_run

@@ -16,7 +16,7 @@ from ance_core.config import load_experiment
 from ance_core.io.atomic import sha256_file
 from ance_core.train.distributed import DistInfo
 from ance_core.train.signals import StopFlag
-from ance_core.train.warmup import run_warmup
+from ance_core.loop.warmup import run_warmup
 
 
 def ance(*args: str, cwd: Path) -> subprocess.Popen:

@@ -8,10 +8,10 @@ from ance_core.errors import InputError
 from ance_core.io.atomic import is_complete, sha256_file
 from ance_core.selftest import SELFTEST_WARMUP_STEPS
 from ance_core.train.distributed import DistInfo
-from ance_core.train.negatives import read_negatives
+from ance_core.data.negatives import read_negatives
 from ance_core.train.signals import Requeue, StopFlag
 from ance_core.train import rundir
-from ance_core.train.warmup import run_warmup, start_checkpoint, warmup_dir, warmup_experiment
+from ance_core.loop.warmup import run_warmup, start_checkpoint, warmup_dir, warmup_experiment
 
 
 def events(directory, kind=None):
@@ -110,7 +110,7 @@ def test_warmup_recipe_of_its_own(tiny_experiment):
     """The study's warm-up differs from its ANCE training (batch, precision, 128-token passages, schedule):
     warmup.* sets those for the warm-up alone; checkpoint-0 keeps the model's lengths for the runs."""
     from ance_core.train.rundir import cache_root
-    from ance_core.train.warmup import warmup_train_config
+    from ance_core.loop.warmup import warmup_train_config
 
     recipe = {"steps": 8, "lr": 1e-3, "batch_size": 3, "grad_accum": 1, "passage_max_len": 8,
               "warmup_steps": 0, "schedule_steps": 16}

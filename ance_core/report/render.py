@@ -19,7 +19,7 @@ from rich.text import Text
 
 from ance_core.report.strategies import study_title
 from ance_core.report.summary import LOSS_WINDOW, Baseline, RunSummary, Stat, StrategyRow, StudySummary
-from ance_core.report.table import KIND_EVAL, TidyTable
+from ance_core.report.tidy import KIND_EVAL, TidyTable
 
 BEST_MARK = "★"
 

@@ -1,4 +1,5 @@
-"""The BM25 warm-up (ANCE's run_warmup.py): BM25 negatives, the same trainer, checkpoint-0.
+"""The BM25 warm-up (ANCE's run_warmup.py): BM25 negatives (`mining.bm25`), the baseline rows
+(`eval.baselines`), the same trainer as the runs, checkpoint-0.
 
 Every strategy of one seed starts from the same warm-up, so it lives outside the
 runs, at `<outputs.root>/_warmup/<key>-seed<S>/`, keyed by the fields that shape
@@ -19,21 +20,20 @@ import shutil
 from pathlib import Path
 
 from ance_core.config import Experiment, warmup_key
-from ance_core.config.schema import RandomSegment, TrainConfig
-from ance_core.data import Collection, load_collection, load_qrels, load_queries
+from ance_core.config.schema import TrainConfig
+from ance_core.data import Collection, load_collection
+from ance_core.data.negatives import NEGATIVES_DIR, negatives_path, newest_complete
 from ance_core.data.subset import check_held_out, subset_source
 from ance_core.data.tokcache import token_cache
-from ance_core.errors import InputError
+from ance_core.eval.baselines import bm25_baseline, zero_shot_baseline
+from ance_core.index.bm25 import BM25Index
 from ance_core.io.atomic import is_complete, remove_stale_temps
-from ance_core.mining import negative_records, sample_fraction, train_positives
+from ance_core.mining.bm25 import mine_bm25
 from ance_core.model import load_encoder, save_encoder
-from ance_core.sampling import refresh_seed, sample_negatives
 from ance_core.train import distributed as D
 from ance_core.train import rundir
-from ance_core.train.bm25 import BM25Index
 from ance_core.train.checkpoint import CHECKPOINTS_DIR, latest_checkpoint, load_state, seed_everything
 from ance_core.train.metrics import METRICS_FILE, MetricsLog
-from ance_core.train.negatives import NEGATIVES_DIR, negatives_path, newest_complete, write_negatives
 from ance_core.train.signals import StopFlag
 from ance_core.train.trainer import Feed, Session, Trainer, check_precision
 
@@ -41,8 +41,6 @@ log = logging.getLogger(__name__)
 
 WARMUP_DIR = "_warmup"
 FINAL = "checkpoint-0"
-# The sampler stream of the BM25 negatives, apart from every ANCE refresh's stream.
-WARMUP_STREAM = 0x57524D55
 
 
 def warmup_experiment(experiment: Experiment, seed: int) -> Experiment:
@@ -156,58 +154,17 @@ def warmup_train_config(experiment: Experiment) -> TrainConfig:
     return experiment.train.model_copy(update={k: v for k, v in own.items() if v is not None})
 
 
-def mine_bm25(experiment: Experiment, seed: int, path: Path, index: BM25Index, collection: Collection) -> None:
-    """BM25 top-`bm25_depth` of the train queries -> `negatives_per_query` random non-positive negatives each."""
-    cfg = experiment.warmup
-    source = subset_source(experiment)
-    split = experiment.data.train_split
-    queries = load_queries(source.queries(split))
-    file_rows, positives = train_positives(queries.ids, load_qrels(source.qrels(split)), collection.ids)
-    chosen = sample_fraction(file_rows.size, cfg.query_fraction, seed, WARMUP_STREAM)
-    file_rows, positives = file_rows[chosen], positives.take(chosen)
-    qids = queries.ids.ids_of(file_rows)
-    depth = min(cfg.bm25_depth, len(collection))
-    if cfg.negatives_per_query > depth - 1:
-        raise InputError.single(None, "warmup.negatives_per_query", f"< the collection size ({len(collection)})", cfg.negatives_per_query)
-    log.info("BM25: ranking %d train queries (top %d of %d passages)", len(qids), depth, len(collection))
-    rows, _ = index.search([queries.texts[r] for r in file_rows.tolist()], depth)
-    segment = RandomSegment(windows=[(0, depth)], n=cfg.negatives_per_query)
-    sampled = sample_negatives(segment, rows, positives, seed=refresh_seed(seed, WARMUP_STREAM))
-    records = negative_records(qids, positives, sampled, collection.ids)
-    stats = write_negatives(path, records, source="bm25", depth=depth, queries=len(qids), seed=seed)
-    log.info("BM25 negatives: %s (%d queries)", path, stats["lines"])
-
-
 def log_bm25_baseline(experiment: Experiment, index: BM25Index, collection: Collection, metrics: MetricsLog) -> None:
-    """The table's BM25 row: a `baseline` event on eval.split."""
-    from ance_core.eval import compute_metrics, judged_qrels, plan_metrics, ranked_ids, run_from_ranking, select_queries
-
-    cfg = experiment.eval
-    source = subset_source(experiment)
-    queries = load_queries(source.queries(cfg.split))
-    judged = select_queries(queries.ids, judged_qrels(queries.ids, load_qrels(source.qrels(cfg.split)), collection.ids),
-                            cfg.max_queries)
-    plan = plan_metrics(cfg.metrics, len(collection))
-    rows, _ = index.search([queries.texts[r] for r in queries.ids.rows(list(judged)).tolist()], plan.depth)
-    values = compute_metrics(plan, run_from_ranking(list(judged), ranked_ids(collection.ids, rows)), judged)
-    metrics.emit("baseline", name="bm25", split=cfg.split, step=0, queries=len(judged), **values)
-    log.info("BM25 on %s: %s", cfg.split, ", ".join(f"{k} {v:.4f}" for k, v in values.items()))
+    queries, values = bm25_baseline(experiment, index, collection)
+    metrics.emit("baseline", name="bm25", split=experiment.eval.split, step=0, queries=queries, **values)
+    log.info("BM25 on %s: %s", experiment.eval.split, ", ".join(f"{k} {v:.4f}" for k, v in values.items()))
 
 
 def log_zero_shot_baseline(experiment: Experiment, metrics: MetricsLog | None) -> None:
-    """The encoder before any training, on eval.split (`metrics` None: a rank that only helps encode)."""
-    from ance_core.eval import evaluate_checkpoint
-
-    cfg = experiment.eval
-    if cfg.max_queries is not None:
-        log.info("zero-shot baseline skipped: it evaluates every judged query, eval.max_queries samples them")
-        return
-    result = evaluate_checkpoint(
-        experiment.model.name, subset_source(experiment), split=cfg.split, metrics=cfg.metrics,
-        cache_root=rundir.cache_root(experiment), model_cfg=experiment.model, encode_cfg=experiment.ance.encode,
-        index=experiment.ance.index,
-    )
-    if metrics is not None:
-        metrics.emit("baseline", name="zero-shot", split=cfg.split, step=0, queries=result.queries, **result.metrics)
-        log.info("zero-shot %s on %s: %s", experiment.model.name, cfg.split,
+    """Every rank encodes its share; `metrics` None: a rank that only helps encode."""
+    result = zero_shot_baseline(experiment, rundir.cache_root(experiment))
+    if result is not None and metrics is not None:
+        metrics.emit("baseline", name="zero-shot", split=experiment.eval.split, step=0, queries=result.queries,
+                     **result.metrics)
+        log.info("zero-shot %s on %s: %s", experiment.model.name, experiment.eval.split,
                  ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))

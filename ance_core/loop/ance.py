@@ -43,6 +43,7 @@ import torch
 from ance_core.config import Experiment
 from ance_core.data.subset import check_held_out, subset_source
 from ance_core.data.tokcache import token_cache
+from ance_core.encode.cache import drop_embeddings
 from ance_core.errors import DISK_ERRNOS, StageError
 from ance_core.io.atomic import remove_stale_temps
 from ance_core.mining import EVAL_DIR
@@ -60,7 +61,7 @@ from ance_core.train.checkpoint import (
     seed_everything,
 )
 from ance_core.train.metrics import METRICS_FILE, MetricsLog
-from ance_core.train.negatives import NEGATIVES_DIR, complete_files, newest_complete
+from ance_core.data.negatives import NEGATIVES_DIR, complete_files, newest_complete
 from ance_core.train.signals import (
     REQUEUE_EXIT_CODE,
     Interrupted,
@@ -71,7 +72,7 @@ from ance_core.train.signals import (
     interruptible,
 )
 from ance_core.train.trainer import Feed, Session, Trainer, check_precision
-from ance_core.train.warmup import start_checkpoint
+from ance_core.loop.warmup import start_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -438,25 +439,6 @@ def _log_refresh(ctx: Run, record: dict[str, Any]) -> None:
     main_metric = ctx.experiment.eval.metrics[0]
     if refresh > 0 and isinstance(values.get(main_metric), (int, float)):
         record_eval(ctx.run_dir, step, main_metric, float(values[main_metric]))
-
-
-def drop_embeddings(cache_root: Path, checkpoint: str) -> None:
-    """Delete the cached embeddings of a checkpoint no refresh will use again (refresh k >= 1 is its only user;
-    refresh 0's, of the shared start checkpoint, stay for the other strategies)."""
-    import shutil
-
-    from ance_core.encode.shards import list_shards, read_shard_meta
-    from ance_core.model import encoder_fingerprint
-
-    fingerprint = encoder_fingerprint(checkpoint)
-    for folder in sorted((cache_root / "embeddings").glob("*")):
-        shards = [path for paths in list_shards(folder).values() for path in paths]
-        meta = read_shard_meta(shards[0]) if shards else None
-        if meta is not None and str(meta["key"].get("encoder", "")).split("+")[0] == fingerprint:
-            trash = folder.with_name(f".{folder.name}.partial")
-            folder.rename(trash)
-            shutil.rmtree(trash, ignore_errors=True)
-            log.debug("dropped stale embeddings %s of %s", folder.name, checkpoint)
 
 
 def wait_for(ctx: Run, probe, what: str, alive: Callable[[], bool] = lambda: True):

@@ -4,7 +4,7 @@ import time
 import pytest
 
 from ance_core.errors import InputError
-from ance_core.train.negatives import (
+from ance_core.data.negatives import (
     complete_files,
     is_complete,
     negatives_path,
