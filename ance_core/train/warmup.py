@@ -185,8 +185,8 @@ def log_bm25_baseline(experiment: Experiment, index: BM25Index, collection: Coll
     judged = select_queries(queries.ids, judged_qrels(queries.ids, load_qrels(source.qrels(cfg.split)), collection.ids),
                             cfg.max_queries)
     plan = plan_metrics(cfg.metrics, len(collection))
-    rows, _ = index.search([queries.texts[r] for r in queries.ids.rows(list(judged)).tolist()], plan.depth)
-    values = compute_metrics(plan, run_from_ranking(list(judged), ranked_ids(collection.ids, rows)), judged)
+    rows, scores = index.search([queries.texts[r] for r in queries.ids.rows(list(judged)).tolist()], plan.depth)
+    values = compute_metrics(plan, run_from_ranking(list(judged), ranked_ids(collection.ids, rows), scores), judged)
     metrics.emit("baseline", name="bm25", split=cfg.split, step=0, queries=len(judged), **values)
     log.info("BM25 on %s: %s", cfg.split, ", ".join(f"{k} {v:.4f}" for k, v in values.items()))
 
