@@ -205,9 +205,9 @@ def compare_strategies(
             continue
         mean_a = np.mean([matrix[a][s] for s in seeds], axis=0)
         mean_b = np.mean([matrix[b][s] for s in seeds], axis=0)
-        pairs.append(_pair(a, b, None, mean_a, mean_b, (index, -1)))
+        pairs.append(_pair(a, b, None, mean_a, mean_b, (index, 0)))
         for seed in seeds:
-            per_seed.setdefault(seed, []).append(_pair(a, b, seed, matrix[a][seed], matrix[b][seed], (index, seed)))
+            per_seed.setdefault(seed, []).append(_pair(a, b, seed, matrix[a][seed], matrix[b][seed], (index, seed + 1)))
     if not pairs:
         return None
     pairs = _with_holm(pairs)
