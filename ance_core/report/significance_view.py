@@ -63,3 +63,10 @@ def significance_markdown(significance: Significance) -> str:
                  _p(pair.p_randomization), _seeds(significance, pair)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n\n" + caption(significance) + ".\n"
+
+
+def significance_lines(significance: Significance) -> list[str]:
+    """One short line per pair, for narrow places (the launcher's results screen)."""
+    return [f"{'*' if pair.significant else ' '} {pair.a} vs {pair.b}: Δ {_difference(pair)}, "
+            f"p rand. {_p(pair.p_randomization_holm)}, t {_p(pair.p_ttest_holm)} (Holm)"
+            for pair in significance.pairs]
