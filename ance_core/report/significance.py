@@ -28,7 +28,7 @@ import itertools
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,8 @@ class Significance:
     pairs: list[PairTest]  # seed-averaged, Holm over these pairs
     per_seed: list[PairTest]  # Holm over the pairs of each seed
     text: str
+    evaluated_in: str = "unknown"  # the precision of the evaluations (eval/refresh-<r>.json)
+    mined_in: str = "unknown"  # the precision the refreshes mined in (negatives-<r>.stats.json): fp32, or int8
     alpha: float = ALPHA
     resamples: int = RESAMPLES
     seed_resamples: int = SEED_RESAMPLES
@@ -103,7 +105,7 @@ class Significance:
         return {
             "metric": self.metric, "split": self.split, "refresh": self.refresh, "queries": self.queries,
             "seeds": list(self.seeds), "alpha": self.alpha, "resamples": self.resamples,
-            "seed_resamples": self.seed_resamples,
+            "seed_resamples": self.seed_resamples, "evaluated_in": self.evaluated_in, "mined_in": self.mined_in,
             "tests": "two-sided paired randomization test (scipy.stats.permutation_test, permutation_type='samples', "
                      "sign flips of the per-query differences) "
                      "and paired t-test (scipy.stats.ttest_rel), Holm-corrected per family; "
@@ -230,8 +232,6 @@ def _pair(a: str, b: str, seed: int | None, values_a: np.ndarray, values_b: np.n
 
 
 def _with_holm(tests: list[PairTest]) -> list[PairTest]:
-    from dataclasses import replace
-
     randomization = holm([t.p_randomization for t in tests])
     ttest = holm([t.p_ttest for t in tests])
     return [replace(t, p_randomization_holm=r, p_ttest_holm=p) for t, r, p in zip(tests, randomization, ttest)]
@@ -282,4 +282,20 @@ def study_significance(
                 log.info("%s: no run file and qrels at refresh %d: no significance tests for its study", run_dir, refresh)
                 return None
             values.setdefault(strategy, {})[seed] = found
-    return compare_strategies(values, metric, split, refresh)
+    result = compare_strategies(values, metric, split, refresh)
+    if result is None:
+        return None
+    folders = [run_dir for seeds in run_dirs.values() for run_dir in seeds.values()]
+    return replace(result, evaluated_in=_precisions(folders, f"{EVAL_DIR}/refresh-{refresh}.json"),
+                   mined_in=_precisions(folders, f"negatives/negatives-{refresh}.stats.json"))
+
+
+def _precisions(run_dirs: Sequence[Path], name: str) -> str:
+    """The precisions the runs' files record, e.g. 'fp32' or 'fp32, int8' ('unknown' where a file has none)."""
+    found = set()
+    for run_dir in run_dirs:
+        try:
+            found.add(str(json.loads((Path(run_dir) / name).read_text()).get("precision", "unknown")))
+        except (OSError, ValueError):
+            found.add("unknown")
+    return ", ".join(sorted(found))

@@ -33,7 +33,8 @@ def caption(significance: Significance) -> str:
             f"{significance.queries:,} queries; {seeds}Δ = mean of a − b with bootstrap 95% CI; "
             f"p: two-sided paired randomization test ({significance.resamples:,} sign flips) and paired t-test, "
             f"Holm-corrected over the pairs (per seed: over that seed's pairs); * = corrected randomization "
-            f"p < {significance.alpha}")
+            f"p < {significance.alpha}; evaluated in {significance.evaluated_in} (the model as trained), "
+            f"negatives mined in {significance.mined_in}")
 
 
 def significance_table(significance: Significance) -> Table:

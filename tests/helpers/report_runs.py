@@ -137,7 +137,10 @@ def write_eval_files(run_dir: Path, refresh: int, reciprocal_ranks: dict[str, fl
     write_run_file(eval_dir / f"refresh-{refresh}.run.tsv", trec_run(list(reciprocal_ranks), ranked, scores))
     write_qrels_file(eval_dir / "qrels.dev.tsv", qrels)
     mean = float(np.mean(list(reciprocal_ranks.values())))
-    (eval_dir / f"refresh-{refresh}.json").write_text(json.dumps({"MRR@10": mean, "queries": len(qrels), "corpus": corpus}))
+    (eval_dir / f"refresh-{refresh}.json").write_text(
+        json.dumps({"MRR@10": mean, "queries": len(qrels), "corpus": corpus, "precision": "fp32"}))
+    (run_dir / "negatives").mkdir(exist_ok=True)  # mined with the int8 copy (quantize_cpu)
+    (run_dir / "negatives" / f"negatives-{refresh}.stats.json").write_text(json.dumps({"precision": "int8"}))
     return mean
 
 

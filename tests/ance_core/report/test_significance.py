@@ -84,6 +84,8 @@ def test_the_report_tests_run_files_and_words_the_verdict_from_them(tmp_path):
     saved = report_json([summary], table)["studies"][0]["significance"]
     assert saved["pairs"][0]["p_randomization_holm"] == pair.p_randomization_holm
     assert {t["seed"] for t in saved["per_seed"]} == {0, 1}
+    assert (saved["evaluated_in"], saved["mined_in"]) == ("fp32", "int8")
+    assert "evaluated in fp32 (the model as trained), negatives mined in int8" in markdown
 
 
 def test_runs_without_run_files_keep_the_seed_spread_verdict(study):
