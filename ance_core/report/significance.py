@@ -263,8 +263,9 @@ def verdict_text(
         low, high = (pair.ci_low, pair.ci_high) if pair.winner == pair.a else (-pair.ci_high, -pair.ci_low)
         parts.append(f"{pair.winner} > {pair.loser} ({fmt_p(pair.p_randomization_holm)}, "
                      f"Δ {abs(pair.difference):.4f}, 95% CI {low:.4f} to {high:.4f}{seeds_note})")
-    rest = len(pairs) - len(found)
-    tail = f"; no difference detected for the other {rest} pair{'s' if rest != 1 else ''}." if rest else "."
+    rest = [pair for pair in pairs if not pair.significant]
+    tail = ("; no difference detected between " + ", ".join(
+        f"{pair.a} and {pair.b} ({fmt_p(pair.p_randomization_holm)})" for pair in rest) + ".") if rest else "."
     return head + "; ".join(parts) + tail
 
 
