@@ -23,8 +23,9 @@ def bm25_baseline(experiment: Experiment, index: BM25Index, collection: Collecti
     judged = select_queries(queries.ids, judged_qrels(queries.ids, load_qrels(source.qrels(cfg.split)), collection.ids),
                             cfg.max_queries)
     plan = plan_metrics(cfg.metrics, len(collection))
-    rows, _ = index.search([queries.texts[r] for r in queries.ids.rows(list(judged)).tolist()], plan.depth)
-    return len(judged), compute_metrics(plan, run_from_ranking(list(judged), ranked_ids(collection.ids, rows)), judged)
+    rows, scores = index.search([queries.texts[r] for r in queries.ids.rows(list(judged)).tolist()], plan.depth)
+    return len(judged), compute_metrics(plan, run_from_ranking(list(judged), ranked_ids(collection.ids, rows), scores),
+                                        judged)
 
 
 def zero_shot_baseline(experiment: Experiment, cache_root: str | Path) -> EvalResult | None:

@@ -7,6 +7,10 @@ Three levels, each used by someone:
   (a second evaluation of the same checkpoint and corpus encodes nothing), then
   `evaluate_vectors` (`ance eval`);
 * `judged_qrels`: which queries count (those with a relevant passage).
+
+Evaluation always encodes with the model as trained (fp32 on CPU, the encode
+precision on a GPU), never with the int8 copy `ance.encode.quantize_cpu` makes
+for mining: a reported number is the model's, not its approximation's.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ import numpy as np
 
 from ance_core.data.readers import IdIndex, Qrels
 from ance_core.errors import InputError
-from ance_core.eval.metrics import DEFAULT_METRICS, compute_metrics, plan_metrics, run_from_ranking
-from ance_core.eval.runfile import write_run_file
+from ance_core.eval.metrics import DEFAULT_METRICS, as_scored, compute_metrics, plan_metrics
+from ance_core.eval.runfile import trec_run, write_run_file
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +107,14 @@ def evaluate_vectors(
         log.info("%s capped to %s: the corpus has %d passages", asked, shown, len(collection_ids))
     result = search(query_vectors, corpus_vectors, plan.depth, index=index, show_progress=show_progress)
     started = time.perf_counter()
-    ranked = ranked_ids(collection_ids, result.rows)
-    values = compute_metrics(plan, run_from_ranking(query_ids, ranked), qrels)
+    # The ranking as the run file holds it (trec_eval's order of the written scores): the metrics come from it.
+    run = trec_run(query_ids, ranked_ids(collection_ids, result.rows), result.scores)
+    values = compute_metrics(plan, as_scored(run), qrels)
     seconds = {"search": result.seconds, "metrics": time.perf_counter() - started}
     written = None
     if run_file is not None:
         started = time.perf_counter()
-        written = write_run_file(run_file, query_ids, ranked, result.scores, run_name)
+        written = write_run_file(run_file, run, run_name)
         seconds["run_file"] = time.perf_counter() - started
     return EvalResult(values, len(qrels), len(collection_ids), plan.capped, written, result.engine, seconds)
 
@@ -121,6 +126,12 @@ def select_queries(query_ids: IdIndex, qrels: dict[str, dict[str, int]], max_que
     qids = list(qrels)
     chosen = np.sort(np.random.default_rng([seed, 0x4556414C]).permutation(len(qids))[:max_queries])
     return {qids[i]: qrels[qids[i]] for i in chosen}
+
+
+def eval_encode_options(encode_cfg, device: str | None, show_progress: bool) -> dict[str, Any]:
+    """Encode options of an evaluation: the run's batch size and precision, never the int8 copy."""
+    return dict(batch_size=encode_cfg.batch_size, precision=encode_cfg.precision, device=device,
+                quantize=False, show_progress=show_progress)
 
 
 def evaluate_checkpoint(
@@ -146,8 +157,7 @@ def evaluate_checkpoint(
     from ance_core.model import load_encoder
 
     encode_cfg = encode_cfg or EncodeConfig()
-    options = dict(batch_size=encode_cfg.batch_size, precision=encode_cfg.precision, device=device,
-                   quantize=encode_cfg.quantize_cpu, show_progress=show_progress)
+    options = eval_encode_options(encode_cfg, device, show_progress)
     queries_path = Path(queries_path) if queries_path else source.queries(split)
     qrels_path = Path(qrels_path) if qrels_path else source.qrels(split)
     qrels = load_qrels(qrels_path)  # read before the (long) encode: a bad file fails fast

@@ -6,9 +6,9 @@ capped: on a 150-passage corpus "R@1000" is reported as "R@150", and the result
 says so (`capped`), since a recall at a depth that cannot be reached would
 silently read as a recall at the whole corpus.
 
-The ranking is handed to ir_measures with strictly decreasing rank-based scores,
-so that it evaluates exactly our order (ties already broken by the search),
-not trec_eval's re-sort of tied scores by document id.
+The ranking is handed to ir_measures with the scores the TREC run file holds
+(`ance_core.eval.runfile.trec_run`: rounded as written, in trec_eval's order),
+so the metrics we report are the ones trec_eval computes from our run files.
 """
 
 from __future__ import annotations
@@ -63,20 +63,26 @@ def plan_metrics(names: Sequence[str], corpus_size: int) -> MetricPlan:
     return MetricPlan(reported, measures, depth, capped)
 
 
-def run_from_ranking(query_ids: Sequence[str], ranked_ids: Sequence[Sequence[str]]) -> dict[str, dict[str, float]]:
-    """ir_measures run {qid: {pid: score}} with scores that encode our rank order exactly."""
-    run: dict[str, dict[str, float]] = {}
-    for qid, pids in zip(query_ids, ranked_ids):
-        run[qid] = {pid: float(len(pids) - rank) for rank, pid in enumerate(pids)}
-    return run
+def run_from_ranking(
+    query_ids: Sequence[str], ranked_ids: Sequence[Sequence[str]], scores: np.ndarray | Sequence[Sequence[float]]
+) -> dict[str, dict[str, float]]:
+    """ir_measures run {qid: {pid: score}} of a ranking, with the scores its run file holds."""
+    from ance_core.eval.runfile import trec_run
+
+    return as_scored(trec_run(query_ids, ranked_ids, scores))
 
 
-def compute_metrics(
+def as_scored(run: Mapping[str, Sequence[tuple[str, float]]]) -> dict[str, dict[str, float]]:
+    """A `trec_run` ({qid: [(pid, score), ...]}) as ir_measures takes it."""
+    return {qid: dict(ranking) for qid, ranking in run.items()}
+
+
+def per_query_metrics(
     plan: MetricPlan,
     run: Mapping[str, Mapping[str, float]],
     qrels: Mapping[str, Mapping[str, int]],
-) -> dict[str, float]:
-    """Mean of each measure over every query in `qrels` (a query missing from the run scores 0)."""
+) -> dict[str, dict[str, float]]:
+    """{metric: {qid: value}} for every query in `qrels`, in qrels order (a query missing from the run scores 0)."""
     import ir_measures
 
     if not qrels:
@@ -86,4 +92,13 @@ def compute_metrics(
     for row in ir_measures.iter_calc(list(plan.measures.values()), qrels, run):
         by_measure[name_of[row.measure]][row.query_id] = float(row.value)
     # ir_measures skips queries without a ranking; they count as zero here, not as absent.
-    return {name: float(np.mean([values.get(qid, 0.0) for qid in qrels])) for name, values in by_measure.items()}
+    return {name: {qid: values.get(qid, 0.0) for qid in qrels} for name, values in by_measure.items()}
+
+
+def compute_metrics(
+    plan: MetricPlan,
+    run: Mapping[str, Mapping[str, float]],
+    qrels: Mapping[str, Mapping[str, int]],
+) -> dict[str, float]:
+    """Mean of each measure over every query in `qrels` (a query missing from the run scores 0)."""
+    return {name: float(np.mean(list(values.values()))) for name, values in per_query_metrics(plan, run, qrels).items()}

@@ -13,8 +13,11 @@ Steps and their files:
    a different seeded sample at every refresh (ANCE's ann_chunk_factor) (`train_queries`);
 3. top-`ance.top_k` search (refresh 0: through the ranking cache, ance_core.mining.rankings,
    filled once per seed by the refresh0 job) and the segment sampler (in memory);
-4. dev evaluation (`eval.split`, every `eval.every_refreshes`): `eval/refresh-<r>.json`
-   and the TREC run `eval/refresh-<r>.run.tsv`;
+4. dev evaluation (`eval.split`, every `eval.every_refreshes`): `eval/refresh-<r>.json`,
+   the TREC run `eval/refresh-<r>.run.tsv` and the judged qrels it is scored
+   against, `eval/qrels.<split>.tsv` (trec_eval on the two gives our numbers).
+   Always with the model as trained: when mining used the int8 copy
+   (`ance.encode.quantize_cpu`), the corpus is encoded again for the evaluation.
 5. `negatives-<r>.jsonl` then its stats (sha256, lines, positive-in-top-K, ranks,
    qrels overlap, seconds per phase), last, so that nothing is published early.
 """
@@ -157,6 +160,7 @@ def refresh(
     cache_root = Path(experiment.outputs.root) / "_cache"
     options = dict(batch_size=enc.batch_size, precision=enc.precision, device=device, quantize=enc.quantize_cpu,
                    show_progress=show_progress)
+    mining_precision = "int8" if enc.quantize_cpu else _precision(enc.precision, device)
     phase = _Phases()
 
     with phase("load"):
@@ -181,7 +185,7 @@ def refresh(
         "refresh": refresh, "checkpoint": str(checkpoint), "experiment": experiment.name, "seed": seed,
         "segment": ance.segment.describe(), "counting": ance.segment.counting, "search": mined.ranking.engine,
         "corpus": len(collection_ids), "queries": len(qids), "queries_with_positive": int(positives.num_queries),
-        "query_fraction": ance.query_fraction,
+        "query_fraction": ance.query_fraction, "precision": mining_precision,
         **ranking_stats(mined.ranking.rows[:, : ance.top_k], positives),
         **negatives_stats(mined.sampled, positives, ance.segment.n),
     }
@@ -192,8 +196,10 @@ def refresh(
     eval_path = None
     if evaluate and refresh % experiment.eval.every_refreshes == 0:
         with phase("eval"):
-            metrics, eval_path = _evaluate(experiment, encoder, source, collection_ids, corpus, run_dir, refresh,
-                                           cache_root, options, show_progress)
+            # The mining embeddings serve the evaluation only when they are the model's own.
+            exact_corpus = None if enc.quantize_cpu else (collection_ids, corpus)
+            metrics, eval_path = _evaluate(experiment, encoder, source, exact_corpus, run_dir, refresh, cache_root,
+                                           device, show_progress)
 
     # The negatives last: an asynchronous trainer takes them as soon as they are whole, so a refresh
     # abandoned before its end (a stop signal) must not have published them (docs/ARCHITECTURE.md).
@@ -206,23 +212,35 @@ def refresh(
     return RefreshResult(path, {**stats, "seconds": dict(phase.seconds)}, metrics, eval_path)
 
 
-def _evaluate(experiment, encoder, source, collection_ids, corpus, run_dir: Path, refresh: int, cache_root: Path,
-              options: dict[str, Any], show_progress: bool) -> tuple[dict[str, float], Path]:
+def _precision(precision: str, device: str | None) -> str:
+    from ance_core.encode import resolve_device, resolve_precision
+
+    return resolve_precision(precision, resolve_device(device))
+
+
+def _evaluate(experiment, encoder, source, exact_corpus: tuple[IdIndex, np.ndarray] | None, run_dir: Path,
+              refresh: int, cache_root: Path, device: str | None, show_progress: bool) -> tuple[dict[str, float], Path]:
     from ance_core.data.readers import load_qrels
-    from ance_core.encode import embed_file
+    from ance_core.encode import embed_collection, embed_file
     from ance_core.eval import evaluate_vectors, judged_qrels, select_queries
+    from ance_core.eval.evaluate import eval_encode_options
+    from ance_core.eval.runfile import write_qrels_file
     from ance_core.io.atomic import write_json
 
     cfg = experiment.eval
+    options = eval_encode_options(experiment.ance.encode, device, show_progress)
+    collection_ids, corpus = exact_corpus or embed_collection(encoder, source, cache_root, **options)
     query_ids, query_vectors = embed_file(encoder, source.queries(cfg.split), "query", cache_root, **options)
     judged = select_queries(query_ids, judged_qrels(query_ids, load_qrels(source.qrels(cfg.split)), collection_ids),
                             cfg.max_queries)
     rows = query_ids.rows(list(judged))
     out_dir = run_dir / EVAL_DIR
+    qrels_path = write_qrels_file(out_dir / f"qrels.{cfg.split}.tsv", judged)
     result = evaluate_vectors(list(judged), query_vectors[rows], collection_ids, corpus, judged, cfg.metrics,
                               index=experiment.ance.index, run_file=out_dir / f"refresh-{refresh}.run.tsv",
                               run_name=f"{experiment.name}-r{refresh}", show_progress=show_progress)
     path = out_dir / f"refresh-{refresh}.json"
-    write_json(path, result.to_json(refresh=refresh, split=cfg.split))
+    write_json(path, result.to_json(refresh=refresh, split=cfg.split, qrels_file=qrels_path.name,
+                                    precision=_precision(options["precision"], device)))
     log.info("refresh %d dev: %s", refresh, ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
     return result.metrics, path

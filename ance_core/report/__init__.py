@@ -37,6 +37,7 @@ from ance_core.report.summary import (
     summarize,
 )
 from ance_core.report.tidy import COLUMNS, Row, RunInfo, TidyTable
+from ance_core.report.significance_view import significance_lines
 from ance_core.report.timing import render_time_spent, time_spent
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ __all__ = [
     "parse_legacy_spec",
     "render_rich",
     "render_time_spent",
+    "significance_lines",
     "strategy_rows",
     "strategy_series",
     "summarize",

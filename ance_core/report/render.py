@@ -3,8 +3,9 @@
 Each study gets one table, a row per strategy: start, best, final, final -
 start, the value at the common refresh (where strategies are compared), and
 the loss at the end; mean ± std over seeds with min–max below. The best
-strategy is starred, and the verdict line under the table says whether its
-lead exceeds the seed spread.
+strategy is starred, and the verdict line under the table comes from the
+paired tests over queries (`significance.py`) when the runs' files allow them,
+else says whether the lead exceeds the seed spread.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from ance_core.report.significance_view import significance_markdown, significance_table
 from ance_core.report.strategies import study_title
 from ance_core.report.summary import LOSS_WINDOW, Baseline, RunSummary, Stat, StrategyRow, StudySummary
 from ance_core.report.tidy import KIND_EVAL, TidyTable
@@ -91,6 +93,8 @@ def render_rich(summaries: Sequence[StudySummary], table: TidyTable, console: Co
             console.print(strategy_table(summary))
         if summary.verdict:
             console.print(Text(summary.verdict.text, style="bold"), soft_wrap=False)
+        if summary.significance:
+            console.print(significance_table(summary.significance))
         elif len(summary.strategies) == 1:
             console.print(Text("Only one strategy in this study: nothing to compare it with.", style="dim"))
         elif not summary.strategies:
@@ -300,6 +304,8 @@ def _md_strategies(summary: StudySummary) -> list[str]:
     )
     if summary.verdict:
         parts.append(f"**{summary.verdict.text}**\n")
+    if summary.significance:
+        parts.append(significance_markdown(summary.significance))
     return parts
 
 

@@ -17,10 +17,12 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
+from ance_core.report.significance import Significance, study_significance
 from ance_core.report.strategies import strategy_sort_key
-from ance_core.report.tidy import KIND_BASELINE, KIND_EVAL, KIND_TRAIN, WARMUP, Row, RunInfo, TidyTable
+from ance_core.report.tidy import KIND_BASELINE, KIND_EVAL, KIND_TRAIN, SOURCE_RUN, WARMUP, Row, RunInfo, TidyTable
 
 DEFAULT_METRIC = "nDCG@10"
 DEFAULT_SPLIT = "dev"
@@ -119,6 +121,7 @@ class Verdict:
     exceeds_spread: bool | None
     jitter: float | None  # typical std of one run's refresh-to-refresh change near the common refresh
     text: str
+    significant: bool | None = None  # a paired test found a difference (None: no per-query data to test)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,6 +137,7 @@ class StudySummary:
     runs: list[RunSummary]
     baselines: list[Baseline]
     verdict: Verdict | None
+    significance: Significance | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -145,6 +149,7 @@ class StudySummary:
             "runs": [r.as_dict() for r in self.runs],
             "baselines": [b.as_dict() for b in self.baselines],
             "verdict": self.verdict.as_dict() if self.verdict else None,
+            "significance": self.significance.as_dict() if self.significance else None,
         }
 
 
@@ -189,9 +194,27 @@ def _summarize_study(table: TidyTable, study: str, metric: str, split: str, loss
     runs.sort(key=lambda r: (strategy_sort_key(r.strategy), r.seed if r.seed is not None else -1, r.run))
     strategies = _strategy_rows(study, runs)
     verdict = _verdict(strategies, metric, common, curves, infos)
+    significance = _significance(strategies, runs, infos, metric, split, common)
+    if verdict and significance:  # the answer comes from the paired tests whenever the runs allow them
+        verdict = replace(verdict, text=significance.text, significant=significance.any_significant)
     if verdict:
         strategies = [replace(s, is_best=True) if s.strategy == verdict.best else s for s in strategies]
-    return StudySummary(study, metric, split, common, strategies, runs, _baselines(study, rows), verdict)
+    return StudySummary(study, metric, split, common, strategies, runs, _baselines(study, rows), verdict, significance)
+
+
+def _significance(
+    strategies: Sequence[StrategyRow], runs: Sequence[RunSummary], infos: dict[str, RunInfo], metric: str, split: str,
+    common: int | None,
+) -> Significance | None:
+    """Paired tests over queries between the strategies (best first at the common refresh) of a study of run folders."""
+    if any(infos[run.run].source != SOURCE_RUN or run.seed is None for run in runs):
+        return None
+    ranked = sorted((s for s in strategies if s.at_common), key=lambda s: s.at_common.mean, reverse=True)  # type: ignore[union-attr]
+    folders: dict[str, dict[int, Path]] = {row.strategy: {} for row in ranked}
+    for run in runs:
+        if run.strategy in folders and run.seed is not None:
+            folders[run.strategy][run.seed] = infos[run.run].path
+    return study_significance(folders, metric, split, common)
 
 
 def _summarize_run(

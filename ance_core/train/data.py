@@ -2,8 +2,8 @@
 
 An example is (query, one positive, k negatives): k = 1 for ANCE's pairwise loss,
 so a query with 20 negatives gives 20 triples per positive (as ANCE's
-`GetTrainingDataProcessingFn` did) and top20+bottom20 gives 40 — the study's
-unequal budget. Examples are ordered by a permutation seeded with
+`GetTrainingDataProcessingFn` did) and top20+bottom20 gives 40: a larger pool,
+not a larger budget, since training takes a fixed number of steps from it. Examples are ordered by a permutation seeded with
 (seed, refresh, epoch); `Position` (epoch, offset) within that order is all a
 checkpoint needs to continue the same stream after a restart.
 """

@@ -114,3 +114,44 @@ def write_study(root: Path) -> Path:
     for seed in (0, 1):
         write_warmup(root, seed, BM25, {50: 0.30 + seed * 0.01, 100: 0.42 + seed * 0.01})
     return root
+
+
+def write_eval_files(run_dir: Path, refresh: int, reciprocal_ranks: dict[str, float], corpus: int = 50) -> float:
+    """What a refresh's evaluation writes (run file, judged qrels, summary), the positive of each query
+    at the rank whose RR@10 is given; returns the MRR@10 the files give."""
+    import numpy as np
+
+    from ance_core.eval.runfile import trec_run, write_qrels_file, write_run_file
+
+    qrels = {qid: {f"{qid}-pos": 1} for qid in reciprocal_ranks}
+    ranked, scores = [], []
+    for qid, rr in reciprocal_ranks.items():
+        rank = round(1 / rr) if rr else 20  # below the cut-off: RR@10 is 0
+        ranked.append([f"{qid}-n{i}" for i in range(rank - 1)] + [f"{qid}-pos"] + [f"{qid}-m{i}" for i in range(30 - rank)])
+        scores.append(np.linspace(1, 0, 30))
+    eval_dir = run_dir / "eval"
+    eval_dir.mkdir(exist_ok=True)
+    write_run_file(eval_dir / f"refresh-{refresh}.run.tsv", trec_run(list(reciprocal_ranks), ranked, scores))
+    write_qrels_file(eval_dir / "qrels.dev.tsv", qrels)
+    mean = float(np.mean(list(reciprocal_ranks.values())))
+    (eval_dir / f"refresh-{refresh}.json").write_text(
+        json.dumps({"MRR@10": mean, "queries": len(qrels), "corpus": corpus, "precision": "fp32"}))
+    (run_dir / "negatives").mkdir(exist_ok=True)  # mined with the int8 copy (quantize_cpu)
+    (run_dir / "negatives" / f"negatives-{refresh}.stats.json").write_text(json.dumps({"precision": "int8"}))
+    return mean
+
+
+def write_tested_study(root: Path, queries: int = 120) -> Path:
+    """top20 and bottom20, seeds 0 and 1, with run files at refresh 1: top20 finds the positive at rank 1 far more often."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    reciprocal = [1.0, 0.5, 1 / 3, 0.25, 0.0]
+    for strategy, weights in (("top20", [0.7, 0.1, 0.1, 0.05, 0.05]), ("bottom20", [0.2] * 5)):
+        for seed in (0, 1):
+            per_query = {f"q{i}": float(rng.choice(reciprocal, p=weights)) for i in range(queries)}
+            mean = float(np.mean(list(per_query.values())))
+            # the eval events carry what the files give (write_run's MRR@10 is its nDCG@10 - 0.05)
+            run_dir = write_run(root, f"embedded-{strategy}", seed, {0: 0.3, 1: mean + 0.05}, strategy=strategy)
+            write_eval_files(run_dir, 1, per_query)
+    return root

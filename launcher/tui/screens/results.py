@@ -12,13 +12,21 @@ from textual.containers import Horizontal
 from textual.widgets import Footer
 
 from ance_core.errors import AnceError
-from ance_core.report import fmt_baseline
+from ance_core.report import fmt_baseline, significance_lines
 from launcher.tui.results_data import METRICS, Results, export_plots, load_results
 from launcher.tui.screens.base import ModeScreen
 from launcher.tui.screens.path_prompt import PathPromptScreen
 from launcher.tui.widgets.curve_plot import CurvePlot, colour_of
 from launcher.tui.widgets.notice import Notice
 from launcher.tui.widgets.strategy_table import StrategyTable
+
+
+def _answered(summary) -> bool:
+    """The verdict names a winner: a paired test found a difference, or (no tests) the lead exceeds the seed spread."""
+    if summary is None or summary.verdict is None:
+        return False
+    verdict = summary.verdict
+    return bool(verdict.significant if verdict.significant is not None else verdict.exceeds_spread)
 
 
 class ResultsScreen(ModeScreen):
@@ -35,7 +43,7 @@ class ResultsScreen(ModeScreen):
         min-height: 8;
     }
     ResultsScreen #verdict {
-        max-height: 6;  /* baselines + a verdict that wraps to four lines at 80 columns */
+        max-height: 14;  /* baselines, a verdict that wraps to four lines at 80 columns, six pairs */
     }
     """
     HELP = """
@@ -47,7 +55,12 @@ metric at the **start** (refresh 0), its **best** and **final** value, **Δ** =
 final − start, the value **@R** at the last refresh every run reached (where
 strategies are ranked; ★ marks the best), the **loss** at the end, the
 refreshes reached and the runs (seeds). Numbers are mean ± std over seeds.
-The verdict says whether the lead exceeds the seed spread.
+The verdict comes from paired tests over the dev queries at that refresh
+(randomization test and t-test on each query's metric, read from the runs'
+TREC run files, averaged over seeds, Holm-corrected over the pairs); one line
+per pair gives the mean difference with its bootstrap 95% CI and the corrected
+p-values, `*` where the randomization test finds a difference. Runs without
+run files (older runs) get the seed-spread sentence instead.
 
 Plots: the metric per refresh and the training loss per step (smoothed), one
 line per strategy, the same colour in both.
@@ -137,7 +150,9 @@ line per strategy, the same colour in both.
         if baselines:  # BM25 and the untrained encoder: what training has to beat
             listed = " · ".join(f"{b.name} {fmt_baseline(b.value)}" for b in baselines)
             verdict = f"baselines: {listed}\n{verdict}" if verdict else f"baselines: {listed}"
-        self.query_one("#verdict", Notice).say(verdict, "success" if summary and summary.verdict and summary.verdict.exceeds_spread else "info")
+        if summary and summary.significance:
+            verdict = "\n".join([verdict, *significance_lines(summary.significance)])
+        self.query_one("#verdict", Notice).say(verdict, "success" if _answered(summary) else "info")
         curves = results.study_curves(study, self.metric)
         losses = results.study_losses(study)
         colours = colour_of([series.label for series in curves + losses])

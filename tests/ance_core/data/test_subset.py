@@ -231,8 +231,9 @@ def test_subset_source_of_an_experiment(tmp_path):
 
 @pytest.fixture(scope="module")
 def debian_10pct(debian_corpus_dir, tmp_path_factory) -> Path:
+    """builtin:debian-10pct's recipe: 10% of the passages, seed 7, every dev positive kept (the whole dev set)."""
     out = tmp_path_factory.mktemp("debian") / "subset"
-    make_subset(resolve_dataset(str(debian_corpus_dir)), out, 0.1, 7)
+    make_subset(resolve_dataset(str(debian_corpus_dir)), out, 0.1, 7, ("dev",))
     return out
 
 
@@ -242,10 +243,11 @@ def test_debian_subset_keeps_positives_and_a_tenth_of_passages(debian_10pct):
     assert total == 60_229
     assert abs(kept - 0.1 * total) <= 0.01 * 0.1 * total
     assert len(load_collection(debian_10pct / "collection.tsv.gz")) == kept
+    assert summary["splits"]["dev"]["queries_kept"] == summary["splits"]["dev"]["queries"] == 2330
 
 
 def test_debian_subset_is_byte_identical_for_the_same_seed(debian_10pct, debian_corpus_dir, tmp_path):
-    make_subset(resolve_dataset(str(debian_corpus_dir)), tmp_path / "again", 0.1, 7)
+    make_subset(resolve_dataset(str(debian_corpus_dir)), tmp_path / "again", 0.1, 7, ("dev",))
     names = sorted(p.name for p in debian_10pct.iterdir())
     assert names == sorted(p.name for p in (tmp_path / "again").iterdir())
     for name in names:

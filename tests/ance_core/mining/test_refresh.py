@@ -169,3 +169,38 @@ def test_the_ranking_cache_gives_what_the_search_gives_and_is_keyed_by_the_vecto
     other = cached_search(tmp_path, queries[:3], corpus, 10, show_progress=False)
     assert not other.engine.endswith("(cached)") and other.rows.shape == (3, 10)
     assert len(list((tmp_path / "rankings").glob("*/COMPLETE"))) == 2
+
+
+def test_mining_in_int8_never_makes_the_reported_evaluation(make_experiment, tmp_path):
+    """quantize_cpu mines with the int8 copy; the eval event and run file come from the model as trained."""
+    from ance_core.data import resolve_dataset
+    from ance_core.encode import embed_collection, embed_file
+    from ance_core.eval import evaluate_checkpoint, evaluate_vectors, judged_qrels
+    from ance_core.model import load_encoder
+
+    experiment = make_experiment({"kind": "top", "windows": [[0, 10]], "n": 10}, encode={"batch_size": 64, "quantize_cpu": True})
+    result = refresh(experiment, experiment.model.name, tmp_path / "run", refresh=0, seed=0, show_progress=False)
+    assert result.stats["precision"] == "int8"
+    saved = json.loads(result.eval_path.read_text())
+    assert saved["precision"] == "fp32" and saved["qrels_file"] == "qrels.dev.tsv"
+
+    source = resolve_dataset(experiment.data.dataset)
+    exact = evaluate_checkpoint(experiment.model.name, source, split="dev", metrics=experiment.eval.metrics,
+                                cache_root=tmp_path / "exact-cache", model_cfg=experiment.model,
+                                run_file=tmp_path / "exact.run.tsv", show_progress=False)
+    assert dict(result) == exact.metrics
+
+    def lines(path):  # the run name differs; the ranking and the scores must not
+        return [line.rsplit(" ", 1)[0] for line in path.read_text().splitlines()]
+
+    written = tmp_path / "run" / "eval" / "refresh-0.run.tsv"
+    assert lines(written) == lines(tmp_path / "exact.run.tsv")
+    # and the int8 copy would have written another file: this test can tell the two apart
+    encoder = load_encoder(experiment.model.name, experiment.model)
+    options = dict(cache_root=tmp_path / "int8-cache", quantize=True, show_progress=False)
+    collection_ids, corpus = embed_collection(encoder, source, **options)
+    query_ids, queries = embed_file(encoder, source.queries("dev"), "query", **options)
+    judged = judged_qrels(query_ids, load_qrels(source.qrels("dev")), collection_ids)
+    evaluate_vectors(list(judged), queries[query_ids.rows(list(judged))], collection_ids, corpus, judged,
+                     experiment.eval.metrics, run_file=tmp_path / "int8.run.tsv", show_progress=False)
+    assert lines(tmp_path / "int8.run.tsv") != lines(written)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers.report_runs import write_run, write_study
+from helpers.report_runs import write_run, write_study, write_tested_study
 from launcher.tui.app import LauncherApp
 from launcher.tui.screens.path_prompt import PathPromptScreen
 from launcher.tui.screens.results import ResultsScreen
@@ -55,6 +55,19 @@ async def test_table_compares_strategies_and_plots_one_line_each(workdir: Path):
         assert "study 'embedded' · MRR@10" in screen_text(app)
         assert str(table.get_row("top20+bottom20")[1]) == "0.4600 ± 0.0141"  # MRR@10 = nDCG@10 - 0.05 in the fixture
         assert "baselines: bm25 0.4000" in screen_text(app)
+
+
+async def test_the_verdict_and_the_pairs_come_from_the_paired_tests(workdir: Path):
+    write_tested_study(workdir / "runs" / "embedded")
+    app = _app(workdir)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await open_results(pilot)
+        await pilot.press("m")  # MRR@10: the metric the fixture's run files were made for
+        await pilot.pause()
+        text = " ".join(screen_text(app).split())  # the verdict wraps
+        assert "on 120 dev queries (MRR@10 per query, averaged over 2 seeds" in text
+        assert "top20 > bottom20 (p < 0.001" in text
+        assert "* top20 vs bottom20: Δ +" in text and "(Holm)" in text
 
 
 async def test_export_writes_the_report_pngs(workdir: Path):
