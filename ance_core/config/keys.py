@@ -8,7 +8,7 @@ BM25 negatives-0, the metrics.jsonl with its `train` events and the bm25 and
 zero-shot baselines. Both `ance_core.loop.warmup` (the folder) and
 `launcher.plan` (one warm-up job per key and seed) import it; it needs no torch.
 
-Fields left out, and why (tests/ance_core/config/test_keys.py walks the schema
+Fields left out, and why (tests/ance_core/config/test_warmup_key.py walks the schema
 and fails on a field that is in neither list):
 * name, description, strategy, seeds, outputs.root: labels; the seed itself is in the folder name,
   and the folder lives under outputs.root.
