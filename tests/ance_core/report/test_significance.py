@@ -7,7 +7,7 @@ import pytest
 
 from ance_core.report import collect, summarize
 from ance_core.report.significance import compare_strategies, holm, paired_test
-from ance_core.report.tables import render_markdown, report_json
+from ance_core.report.render import render_markdown, report_json
 from helpers.report_runs import write_tested_study
 
 

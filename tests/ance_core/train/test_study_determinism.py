@@ -13,7 +13,7 @@ import json
 import yaml
 
 from ance_core.report import collect, summarize
-from ance_core.report.tables import render_markdown, report_json
+from ance_core.report.render import render_markdown, report_json
 from ance_core.selftest import tiny_experiment as tiny_experiment_dict
 from loop_helpers import run_loop
 
