@@ -79,12 +79,16 @@ def build(folder: Path, passages: int, dev: int) -> dict:
     return catalog
 
 
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # the download logs its own progress
+        pass
+
+
 class Mirror:
     """DIR/www served on 127.0.0.1 (a free port) while the `with` block runs."""
 
     def __init__(self, folder: Path):
-        handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder / "www"))
-        handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+        handler = functools.partial(_QuietHandler, directory=str(folder / "www"))
         self.catalog = folder / "catalog.json"
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
