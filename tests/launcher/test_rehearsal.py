@@ -68,7 +68,7 @@ def test_one_strategy_of_the_rehearsal_requeues_once_and_completes(slurm_cluster
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{__import__('os').environ['PATH']}")
     runs, data = tmp_path / "runs", tmp_path / "msmarco"
     mirror = mirror_module()
-    mirror.build(tmp_path / "mirror", passages=2000, dev=20)
+    mirror.build(tmp_path / "mirror", passages=4000, dev=40)
     key = "run.rehearsal-top20.s42"
     # Shorter than the profile: fewer warm-up steps and refreshes, and a time limit no try reaches,
     # so that the one requeue is the one this test forces.
@@ -80,12 +80,17 @@ def test_one_strategy_of_the_rehearsal_requeues_once_and_completes(slurm_cluster
         assert cli.main([*args, *(a for s in sets for a in ("--set", s))]) == 0
         job_id = load_submission(find_submissions(runs)[0]).entry(key).job_id
         deadline = time.monotonic() + 240
-        while not re.search(r"step \d+/", run_log(runs, key)):  # mid-training
-            assert time.monotonic() < deadline, f"the run did not start training: {run_log(runs, key)[-2000:]}"
-            time.sleep(2)
+        # Refresh 1 starts once the trainer has checkpointed step 4 of 8: the USR1 finds both roles at work.
+        while not re.search(r"refresh 1: mining", run_log(runs, key)):
+            assert time.monotonic() < deadline, f"refresh 1 did not start: {run_log(runs, key)[-2000:]}"
+            time.sleep(0.5)
         subprocess.run(["scancel", "--batch", "--signal=USR1", job_id], check=True)
         assert cli.main(["status", "--runs", str(runs), "--wait", "--timeout", "300"]) == 0
     statuses = check_graph(runs, data, ["top20"])
+    log = " ".join(run_log(runs, key).split())  # unwrapped
+    assert "refresh 1 abandoned (SIGUSR1)" in log  # mid-refresh ...
+    assert re.search(r"SIG(TERM|USR1): checkpointed at step [4-7];", log)  # ... and mid-training
+    assert log.count("refresh 1 dev:") == log.count("refresh 2 dev:") == 1
     assert statuses[key].restarts == 1
     assert {s.restarts for k, s in statuses.items() if k != key} == {0}
 
