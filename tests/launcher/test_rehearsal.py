@@ -65,7 +65,6 @@ def test_one_strategy_of_the_rehearsal_requeues_once_and_completes(slurm_cluster
     if shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None:
         pytest.skip("torchrun is not installed next to this Python")
     monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{__import__('os').environ['PATH']}")
     runs, data = tmp_path / "runs", tmp_path / "msmarco"
     mirror = mirror_module()
     mirror.build(tmp_path / "mirror", passages=4000, dev=40)
