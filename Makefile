@@ -42,9 +42,15 @@ test: install ## run the test suite (SLURM tests run when `make slurm-up` has st
 test-slow: install ## the long reliability tests (20 random kill points, ...)
 	$(BIN)/python -m pytest -m slow -q
 
-reproduce-all: install ## run the whole study (EXECUTOR=local|slurm, PROFILE=embedded|msmarco-10|msmarco-30, SET="f=v ...", DRY_RUN=1)
-	$(BIN)/ance-launch reproduce-all --executor $(EXECUTOR) --profile $(PROFILE) --runs $(RUNS)/$(PROFILE) \
-	    $(foreach override,$(SET),--set $(override)) $(if $(DRY_RUN),--dry-run)
+# PROFILE=rehearsal: the MS MARCO graph at this machine's scale. Its download is the Debian corpus in
+# MS MARCO's layout, served on 127.0.0.1 while the study runs (hence --wait: until the last job ends).
+REHEARSAL_MIRROR := $(BIN)/python scripts/rehearsal_mirror.py --dir $(RUNS)/_rehearsal-mirror --
+
+reproduce-all: install ## run the whole study (EXECUTOR=local|slurm, PROFILE=embedded|msmarco-10|msmarco-30|rehearsal, SET="f=v ...", DRY_RUN=1)
+	$(if $(filter rehearsal,$(PROFILE)),$(REHEARSAL_MIRROR)) \
+	    $(BIN)/ance-launch reproduce-all --executor $(EXECUTOR) --profile $(PROFILE) --runs $(RUNS)/$(PROFILE) \
+	    $(foreach override,$(SET),--set $(override)) $(if $(DRY_RUN),--dry-run) \
+	    $(if $(and $(filter rehearsal,$(PROFILE)),$(filter slurm,$(EXECUTOR)),$(if $(DRY_RUN),,1)),--wait)
 
 SEED_LOGS ?= results/legacy/logs
 

@@ -35,7 +35,7 @@ from launcher.status import JobStatus, collect
 from launcher.submit import EXECUTORS, choose_executor, current_workdir, launch, resolve_all
 
 log = logging.getLogger("ance-launch")
-PROFILES = ("embedded", "msmarco-10", "msmarco-30")
+PROFILES = ("embedded", "msmarco-10", "msmarco-30", "rehearsal")
 DEFAULT_RUNS = "runs"
 
 

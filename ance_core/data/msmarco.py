@@ -35,6 +35,11 @@ BASE_URL = "https://msmarco.z22.web.core.windows.net/msmarcoranking/"
 # (ir_datasets sends the same header for the large MS MARCO files).
 HEADERS = {"X-Ms-Version": "2019-12-12", "User-Agent": "ance-bundle"}
 CHUNK = 1 << 20
+# A mirror that serves other bytes under MS MARCO's names (the rehearsal's Debian corpus on 127.0.0.1,
+# scripts/rehearsal_mirror.py): its base URL, and a local JSON file with the sizes and MD5s to check
+# its files against instead of the published ones ({"files": {name: {"size", "md5", "archive"}}}).
+MIRROR_ENV = "ANCE_MSMARCO_MIRROR"
+CATALOG_ENV = "ANCE_MSMARCO_CATALOG"
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,25 @@ FILES = {
 DATASETS = {"msmarco-passage": ("collectionandqueries.tar.gz",)}
 # MS MARCO's own names for the splits the study evaluates on, as a data.files map.
 FILE_MAP = {"queries.dev": "queries.dev.small.tsv", "qrels.dev": "qrels.dev.small.tsv"}
+
+
+def mirror_source() -> tuple[str, dict[str, RemoteFile]]:
+    """The base URL and catalog to download from: $ANCE_MSMARCO_MIRROR with $ANCE_MSMARCO_CATALOG, else Microsoft's.
+
+    BASE_URL and FILES are read here, at call time, so that tests can point them elsewhere."""
+    url, catalog = os.environ.get(MIRROR_ENV), os.environ.get(CATALOG_ENV)
+    if not url and not catalog:
+        return BASE_URL, FILES
+    if not (url and catalog):
+        missing, given = (MIRROR_ENV, CATALOG_ENV) if not url else (CATALOG_ENV, MIRROR_ENV)
+        raise InputError.single(None, missing, f"set together with {given}", "unset", raw=True)
+    path = Path(catalog)
+    try:
+        entries = json.loads(path.read_text())["files"]
+        files = {name: RemoteFile(name, int(e["size"]), str(e["md5"]), bool(e.get("archive", False))) for name, e in entries.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError.single(path, CATALOG_ENV, '{"files": {name: {"size", "md5", "archive"}}}', repr(exc), raw=True) from None
+    return url, files
 
 
 def md5_file(path: Path) -> str:

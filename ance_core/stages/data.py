@@ -106,11 +106,12 @@ def _debian(args: argparse.Namespace, start: float) -> None:
 
 def _download(args: argparse.Namespace, start: float) -> None:
     from ance_core.console import out_console
-    from ance_core.data.msmarco import BASE_URL, download_dataset, file_map_yaml
+    from ance_core.data.msmarco import download_dataset, file_map_yaml, mirror_source
 
+    base_url, catalog = mirror_source()
     record = download_dataset(
-        args.dataset, args.out, base_url=args.base_url or BASE_URL, files=args.files,
-        keep_archives=args.keep_archive, retries=args.retries,
+        args.dataset, args.out, base_url=args.base_url or base_url, files=args.files,
+        keep_archives=args.keep_archive, retries=args.retries, catalog=catalog,
     )
     rows = [(name, f"{entry['size']:,}", entry["md5"]) for name, entry in record["files"].items()]
     _print_summary(f"{args.dataset} (MD5 verified)", ("file", "bytes", "md5"), rows, args.out, start, [])

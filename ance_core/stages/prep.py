@@ -41,7 +41,8 @@ def ensure_dataset(experiment) -> None:
     from ance_core.data import msmarco
 
     log.info("%s is missing: downloading %s into it", data.dataset, data.download)
-    msmarco.download_dataset(data.download, data.dataset, base_url=msmarco.BASE_URL)
+    base_url, catalog = msmarco.mirror_source()
+    msmarco.download_dataset(data.download, data.dataset, base_url=base_url, catalog=catalog)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
 
 from ance_core.cli import main
@@ -68,3 +69,36 @@ def test_prep_names_a_missing_data_set_with_nothing_to_download(tmp_path, tiny_b
     err = squash(capsys.readouterr().err)
     assert squash(f"data.dataset: expected an existing data directory, or data.download naming what to download "
                   f"into it, found {tmp_path}/msmarco does not exist") in err
+
+
+def test_prep_downloads_from_the_mirror_the_environment_names_checked_against_its_catalog(
+        tmp_path, tiny_bert_dir, served, capsys, monkeypatch):
+    www, url = served
+    data = archive()
+    (www / "collectionandqueries.tar.gz").write_bytes(data)
+    catalog = tmp_path / "catalog.json"
+    entry = {"size": len(data), "md5": hashlib.md5(data).hexdigest(), "archive": True}
+    catalog.write_text(json.dumps({"files": {"collectionandqueries.tar.gz": entry}}))
+    monkeypatch.setenv(msmarco.MIRROR_ENV, url)
+    monkeypatch.setenv(msmarco.CATALOG_ENV, str(catalog))
+    config = experiment(tmp_path, tiny_bert_dir, download="msmarco-passage")
+
+    assert main(["prep", "--config", config]) == 0
+    assert (tmp_path / "msmarco" / "collection.tsv").read_text() == FILES["collection.tsv"]
+    record = json.loads((tmp_path / "msmarco" / "download.json").read_text())
+    assert record["files"]["collectionandqueries.tar.gz"] == {
+        "url": url + "collectionandqueries.tar.gz", "size": entry["size"], "md5": entry["md5"], "extracted": list(FILES)}
+
+    entry["md5"] = "0" * 32  # the catalog disagrees with the bytes: refused, the bytes kept aside
+    catalog.write_text(json.dumps({"files": {"collectionandqueries.tar.gz": entry}}))
+    config = experiment(tmp_path, tiny_bert_dir, download="msmarco-passage", dataset=str(tmp_path / "again"))
+    assert main(["prep", "--config", config]) == 2
+    assert "checksum" in capsys.readouterr().err
+    assert (tmp_path / "again" / "collectionandqueries.tar.gz.corrupt").is_file()
+
+
+def test_a_mirror_without_its_catalog_is_named(tmp_path, tiny_bert_dir, capsys, monkeypatch):
+    monkeypatch.setenv(msmarco.MIRROR_ENV, "http://127.0.0.1:9/")
+    monkeypatch.delenv(msmarco.CATALOG_ENV, raising=False)
+    assert main(["prep", "--config", experiment(tmp_path, tiny_bert_dir, download="msmarco-passage")]) == 2
+    assert squash(f"{msmarco.CATALOG_ENV}: expected set together with {msmarco.MIRROR_ENV}") in squash(capsys.readouterr().err)
