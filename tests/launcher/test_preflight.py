@@ -67,7 +67,7 @@ def test_an_empty_model_cache_is_refused_naming_the_model_and_the_fetch_command(
                  ["reproduce-all", "--profile", ".", "--experiments-dir", str(tmp_path), "--executor", "slurm"]):
         err = _refused(capsys, argv)
         assert "pre-flight (nothing was submitted)" in err and "model.name" in err
-        assert "ance model fetch roberta-base" in err and f"HF_HOME={hf_home}" in err
+        assert f"ance model fetch roberta-base --cache {hf_home}" in err and f"HF_HOME={hf_home}" in err
     assert not (tmp_path / "runs").exists()  # no job folder, no script: nothing could be queued
 
 
@@ -154,7 +154,7 @@ def test_ance_model_fetch_config_fills_the_cache_the_pre_flight_checks(hf_home, 
     (tmp_path / "ance.sif").write_bytes(b"")
     exp = study_file(tmp_path)
     err = _refused(capsys, ["submit", str(exp), "--executor", "slurm", "--dry-run"])
-    assert f"HF_HOME={tmp_path}/site-hf ance model fetch roberta-base" in err
+    assert f"ance model fetch roberta-base --cache {tmp_path}/site-hf" in err
 
     with HubServer({"roberta-base": tiny_roberta_dir}) as served:
         fetched = subprocess.run([sys.executable, "-m", "ance_core.cli", "model", "fetch", "--config", str(exp)],
