@@ -8,15 +8,14 @@ that `ance model fetch --config EXP` fills: tests/launcher/test_preflight.py.)
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from ance_core.encode.shards import shard_dir
 from ance_core import hub
+from ance_core.encode.shards import shard_dir
 from helpers.hub_server import COMMIT, HubServer
 
 REPO = Path(__file__).resolve().parents[3]
