@@ -104,7 +104,7 @@ def encoder_shape(experiment: Experiment) -> tuple[EncoderShape, str]:
     name = experiment.model.name
     if name == "minilm":
         return MINILM_L6, "minilm"
-    folder = Path(name) if Path(name).is_dir() else cached_model_dir(name, experiment.resources.hf_home or "")
+    folder = Path(name) if Path(name).is_dir() else cached_model_dir(name, experiment.resources.hf_home)
     try:
         config = json.loads((Path(folder) / "config.json").read_text()) if folder else None
         if config:

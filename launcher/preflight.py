@@ -94,7 +94,7 @@ def _models(exp) -> list[Problem]:
             problems.append(Problem(
                 field,
                 f"{ref} in the Hugging Face cache the jobs read offline (HF_HOME={where}); on a node with internet "
-                f"run: HF_HOME={shlex.quote(str(where))} ance model fetch {shlex.quote(ref)}",
+                f"run: ance model fetch {shlex.quote(ref)} --cache {shlex.quote(str(where))}",
                 f"not in {Path(str(where)) / 'hub'}{folder}",
             ))
     return problems

@@ -19,7 +19,11 @@ and fails on a field that is in neither list):
 * logging.tensorboard: event files mirror metrics.jsonl; they change no number the warm-up writes.
 * train.checkpoint_every, keep_last: resume points only, deleted once checkpoint-0 is written.
 * eval.every_refreshes: the warm-up evaluates once (its baselines).
-* resources: the warm-up is one process on at most one GPU (launcher/templates/warmup.sh.j2) whatever they say.
+* data.download: how data.dataset comes to exist (the prep job downloads into it when it is missing), not what
+  it holds; the warm-up reads whatever the folder holds, and data.dataset is in the key.
+* resources (the job shapes, hf_home, mail, sbatch included): the warm-up is one process on at most one GPU
+  (launcher/templates/warmup.sh.j2) whatever they say, and hf_home is where model.name's weights are read
+  from, not which weights.
 """
 
 from __future__ import annotations
@@ -32,7 +36,10 @@ if TYPE_CHECKING:
     from ance_core.config.schema import Experiment
 
 WARMUP_KEY_FIELDS = (
-    "data",  # the collection, the train queries (BM25 negatives, training) and the eval split (baselines)
+    "data.dataset",  # the collection, the train queries (BM25 negatives, training) and the eval split (baselines)
+    "data.files",
+    "data.subset",
+    "data.train_split",
     "model",  # the starting weights and every spec field the training and the zero-shot baseline use
     "warmup.bm25_depth",
     "warmup.negatives_per_query",

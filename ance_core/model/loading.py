@@ -32,11 +32,10 @@ from pathlib import Path
 
 import torch
 
-from ance_core import __version__
+from ance_core import __version__, hub
 from ance_core.config.schema import ModelConfig
 from ance_core.errors import InputError
 from ance_core.io.atomic import atomic_dir, is_complete, write_json
-from ance_core.model import hub
 from ance_core.model.encoder import AnceHead, DualEncoder, EncoderSpec, Tower
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ MINILM = "minilm"
 ENCODER_JSON = "encoder.json"
 QUERY_TOWER_DIR = "query_tower"
 CHECKPOINT_FORMAT = 1
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = hub.WEIGHT_FILES
 TOKENIZER_FILES = (
     "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spiece.model",
     "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
@@ -66,12 +65,11 @@ def is_checkpoint(path: str | Path) -> bool:
     return (Path(path) / ENCODER_JSON).is_file()
 
 
-def resolve_model_dir(name_or_path: str, *, cache: Path | None = None, offline: bool | None = None) -> Path:
+def resolve_model_dir(name_or_path: str, *, hf_home: str | Path | None = None, offline: bool | None = None) -> Path:
     """A local folder holding config, weights and tokenizer (hub names go through the HF cache).
 
-    cache/offline: where and how to look for a hub name (default: this environment's hub cache and
-    HF_HUB_OFFLINE); the pre-flight passes `hub.job_hub_cache(experiment)` and offline=True to see
-    what a job will find."""
+    hf_home/offline: where and how to look for a hub name (default: the job's HF home, ance_core.hub's
+    rule, and HF_HUB_OFFLINE)."""
     if name_or_path == MINILM:
         return minilm_path()
     path = Path(os.path.expandvars(os.path.expanduser(name_or_path)))
@@ -80,11 +78,11 @@ def resolve_model_dir(name_or_path: str, *, cache: Path | None = None, offline: 
     if name_or_path.startswith(("/", "./", "../", "~")) or path.exists() or name_or_path.count("/") > 1:
         raise InputError.single(None, "model", "'minilm', an existing model folder or a HF hub name", name_or_path)
     try:
-        return hub.download(name_or_path, cache, offline=offline)
+        return hub.download(name_or_path, hf_home, offline=offline)
     except Exception as exc:  # noqa: BLE001 - offline, unknown repo, gated: all mean "not available here"
         raise InputError.single(
             None, "model", f"'minilm', a model folder, or a HF hub name that is in the HF cache "
-            f"({cache or hub.hub_cache()}) or downloadable; on a node with internet: ance model fetch {name_or_path}",
+            f"({hub.hub_cache(hf_home)}) or downloadable; on a node with internet: ance model fetch {name_or_path}",
             f"{name_or_path!r} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})", raw=True,
         ) from None
 

@@ -111,6 +111,13 @@ def test_environment_is_offline_and_caches_under_the_run_dir(definition_text, tm
     assert env["ANCE_GIT_SHA"] == "0123abc"  # what manifest.git_sha() records
 
 
+def test_environment_keeps_the_hf_home_a_job_passes_in(definition_text, tmp_path):
+    """ance-launch writes the HF home its pre-flight checked into every job (ance_core/hub.py)."""
+    env = environment_after(definition_text, {"ANCE_RUNS": str(tmp_path), "HF_HOME": "/scratch/u/hf"})
+    assert env["HF_HOME"] == "/scratch/u/hf"
+    assert env["TORCH_HOME"].startswith(f"{tmp_path}/.cache")  # the other caches still go under the run dir
+
+
 def test_environment_without_a_run_dir_uses_a_per_user_tmp(definition_text, tmp_path):
     env = environment_after(definition_text, {"TMPDIR": str(tmp_path)})
     assert env["HF_HOME"].startswith(f"{tmp_path}/ance-{os.getuid()}/.cache")

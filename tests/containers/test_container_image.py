@@ -59,7 +59,8 @@ def test_every_stage_app_reaches_its_stage(sif):
         assert f"ance {stage}" in result.stdout, (stage, result.stdout)
 
 
-def test_labels_and_environment_record_version_and_commit(sif, tmp_path):
+def test_labels_and_environment_record_version_and_commit(sif, tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HOME", raising=False)  # the image's own default first; a passed-in one below
     labels = json.loads(apptainer("inspect", "--labels", "--json", str(sif)).stdout)
     labels = labels.get("data", {}).get("attributes", {}).get("labels", labels)
     version = apptainer("run", str(sif), "--version").stdout.split()[-1]
@@ -76,6 +77,10 @@ def test_labels_and_environment_record_version_and_commit(sif, tmp_path):
     assert env["HF_HOME"].startswith(f"{tmp_path}/.cache")
     assert manifest["git_sha"] == revision
     assert manifest["container"]["labels"]["org.opencontainers.image.revision"] == revision
+
+    # A job of ance-launch exports the HF home its pre-flight checked: the image keeps it.
+    passed = apptainer("exec", str(sif), "sh", "-c", 'printf %s "$HF_HOME"', env={"HF_HOME": str(tmp_path / "hf")})
+    assert passed.stdout == str(tmp_path / "hf")
 
 
 @pytest.mark.gpu

@@ -3,7 +3,7 @@
 Stage arguments are host paths (the launcher resolves them to absolute paths),
 so inside the container those paths must exist at the same place: every
 `apptainer exec|run` binds the data directory and the runs root (or a folder
-above them) without remapping, passes --nv when the job has GPUs, and tells
+above them) without remapping, passes --nv exactly when the job asks for GPUs, and tells
 the image where the run dir is (`export ANCE_RUNS=...`, for the caches that
 containers/ance.def's %environment puts there).
 
@@ -106,16 +106,19 @@ def covered(path: Path, pairs: list[tuple[str, str]]) -> bool:
 
 def test_every_apptainer_command_binds_data_and_runs_and_uses_the_gpus(experiment):
     data, runs = Path(experiment.data.dataset), Path(experiment.outputs.root)
-    seen = 0
+    seen, with_gpus = 0, 0
     for name, script in rendered_scripts(experiment).items():
         variables = assignments(script)
+        # A job shape asks for GPUs or not (prep and report run on CPUs); one that does exports ANCE_GPUS.
+        gpus = bool(re.search(r"^export ANCE_GPUS=[1-9]", script, re.MULTILINE))
         for command in apptainer_commands(script):
-            seen += 1
+            seen, with_gpus = seen + 1, with_gpus + gpus
             pairs = binds(command, variables)
             assert covered(data, pairs), f"{name}: {shlex.join(command)}\n  does not bind the data dir {data}"
             assert covered(runs, pairs), f"{name}: {shlex.join(command)}\n  does not bind the runs root {runs}"
-            assert "--nv" in command, f"{name}: {shlex.join(command)}\n  has no --nv although the job has GPUs"
+            assert ("--nv" in command) == gpus, f"{name}: {shlex.join(command)}\n  --nv does not match the job's GPUs ({gpus})"
     assert seen, "no rendered template runs a stage with `apptainer exec|run` for runtime: apptainer"
+    assert with_gpus, "no GPU job among the rendered templates: --nv was never checked"
 
 
 def test_scripts_tell_the_image_where_the_run_dir_is(experiment):

@@ -32,6 +32,17 @@ def _launch_in_thread(plan):
     return thread, outcome
 
 
+RUN = "run.top20.s0"  # the async job; prep and refresh 0 run before it
+
+
+def _run_exit_codes(results) -> list[int | None]:
+    return [r.exit_code for r in results if r.key == RUN]
+
+
+def _run_status(submission):
+    return next(status for status in collect(submission) if status.key == RUN)
+
+
 def _event(tmp_path, role: str, event: str) -> dict | None:
     return next((e for e in stand_in_events(tmp_path) if e["role"] == role and e["event"] == event), None)
 
@@ -41,12 +52,12 @@ def test_a_failing_refresher_fails_the_job_and_stops_the_trainer(make_experiment
     monkeypatch.setenv("ANCE_STANDIN_FAIL", "run/refresher:3")
     submission, results = launch(make_plan([_async(make_experiment)], tmp_path, "local", stand_in, report=False))
 
-    assert [r.exit_code for r in results] == [3]  # not requeued: a failure, not a checkpoint
-    [status] = collect(submission)
+    assert _run_exit_codes(results) == [3]  # not requeued: a failure, not a checkpoint
+    status = _run_status(submission)
     assert (status.state, status.exit_code, status.restarts) == ("FAILED", 3, 0)
     assert _event(tmp_path, "trainer", "checkpointed on SIGUSR1") is not None  # stopped, not left to run 120 s
     assert _event(tmp_path, "trainer", "never signalled") is None
-    log = submission.log_path(submission.jobs[0]).read_text()
+    log = submission.log_path(submission.entry(RUN)).read_text()
     assert "the refresher failed (exit 3): stopping the trainer" in log
 
 
@@ -58,8 +69,8 @@ def test_a_killed_refresher_fails_the_job_after_the_trainer_finished(make_experi
     os.kill(_event(tmp_path, "refresher", "started")["pid"], signal.SIGKILL)  # the OOM killer, say
     thread.join(30)
 
-    assert [r.exit_code for r in outcome["results"]] == [128 + signal.SIGKILL]
-    [status] = collect(outcome["submission"])
+    assert _run_exit_codes(outcome["results"]) == [128 + signal.SIGKILL]
+    status = _run_status(outcome["submission"])
     assert status.state == "FAILED"
 
 
@@ -69,11 +80,11 @@ def test_usr1_during_the_last_refresh_requeues_and_resumes_both_roles(make_exper
     thread, outcome = _launch_in_thread(plan)
     wait_until(lambda: _event(tmp_path, "trainer", "finished") and _event(tmp_path, "refresher", "waiting for a signal"),
                30, "the trainer to finish while the refresher works")
-    os.kill(load_submission(plan.job_dir).record("run.top20.s0")["pid"], signal.SIGUSR1)  # the time limit is near
+    os.kill(load_submission(plan.job_dir).record(RUN)["pid"], signal.SIGUSR1)  # the time limit is near
     thread.join(60)
 
-    assert [r.exit_code for r in outcome["results"]] == [0]
-    [status] = collect(outcome["submission"])
+    assert _run_exit_codes(outcome["results"]) == [0]
+    status = _run_status(outcome["submission"])
     assert (status.state, status.restarts) == ("COMPLETED", 1)
     by_role = {role: [e["event"] for e in stand_in_events(tmp_path) if e["role"] == role] for role in ("trainer", "refresher")}
     assert by_role["refresher"] == ["started", "waiting for a signal", "checkpointed on SIGUSR1", "resumed", "finished"]
@@ -85,7 +96,7 @@ def test_on_slurm_a_failing_refresher_fails_the_job(slurm_cluster, make_experime
     monkeypatch.setenv("ANCE_STANDIN_WAIT_SIGNAL", "run/trainer")
     monkeypatch.setenv("ANCE_STANDIN_FAIL", "run/refresher:3")
     submission, _ = launch(make_plan([_async(make_experiment)], tmp_path, "slurm", stand_in, report=False), slurm_cluster)
-    [status] = wait_finished(submission, timeout=120)
+    status = next(status for status in wait_finished(submission, timeout=120) if status.key == RUN)
 
     assert (status.state, status.exit_code, status.restarts) == ("FAILED", 3, 0)
     assert _event(tmp_path, "trainer", "checkpointed on SIGUSR1") is not None

@@ -3,6 +3,7 @@ before anything is written or queued, with the missing thing and the command tha
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_an_empty_model_cache_is_refused_naming_the_model_and_the_fetch_command(
                  ["reproduce-all", "--profile", ".", "--experiments-dir", str(tmp_path), "--executor", "slurm"]):
         err = _refused(capsys, argv)
         assert "pre-flight (nothing was submitted)" in err and "model.name" in err
-        assert "ance model fetch roberta-base" in err and f"HF_HOME={hf_home}" in err
+        assert f"ance model fetch roberta-base --cache {hf_home}" in err and f"HF_HOME={hf_home}" in err
     assert not (tmp_path / "runs").exists()  # no job folder, no script: nothing could be queued
 
 
@@ -140,3 +141,32 @@ def test_a_report_alone_needs_no_data_set_but_every_other_job_does(hf_home, tmp_
     preflight(only_job(plan, "report"))  # reads run folders only
     with pytest.raises(InputError, match="gone does not exist"):
         preflight(only_job(plan, "run.top20.s0"))
+
+
+def test_ance_model_fetch_config_fills_the_cache_the_pre_flight_checks(hf_home, tmp_path, capsys, tiny_roberta_dir):
+    """One rule (ance_core/hub.py): the site's hf_home here, in the image, whatever $HF_HOME the shell has."""
+    import subprocess
+    import sys
+
+    from helpers.hub_server import HubServer
+
+    (tmp_path / "site.yaml").write_text("hf_home: site-hf\nimage: ance.sif\n")  # relative: to the site file
+    (tmp_path / "ance.sif").write_bytes(b"")
+    exp = study_file(tmp_path)
+    err = _refused(capsys, ["submit", str(exp), "--executor", "slurm", "--dry-run"])
+    assert f"ance model fetch roberta-base --cache {tmp_path}/site-hf" in err
+
+    with HubServer({"roberta-base": tiny_roberta_dir}) as served:
+        fetched = subprocess.run([sys.executable, "-m", "ance_core.cli", "model", "fetch", "--config", str(exp)],
+                                 cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                                 env={**os.environ, "HF_ENDPOINT": served.url})
+    assert fetched.returncode == 0, fetched.stderr
+    assert Path(fetched.stdout.strip().splitlines()[-1]).is_relative_to(tmp_path / "site-hf" / "hub")
+    assert not (hf_home / "hub").exists()  # the shell's HF_HOME is not the jobs' here
+
+    assert cli.main(["submit", str(exp), "--executor", "slurm", "--dry-run"]) == 0
+    capsys.readouterr()
+    assert cli.main(["render", str(exp), "--template", "run"]) == 0
+    script = capsys.readouterr().out
+    assert f"export HF_HOME={tmp_path}/site-hf\n" in script  # the image keeps it (containers/ance.def)
+    assert f"--bind {tmp_path}/site-hf " in script

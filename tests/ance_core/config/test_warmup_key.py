@@ -46,6 +46,8 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "data.subset.seed": (SHAPES, 8),
     "data.subset.keep_positives_of": (SHAPES, ["dev"]),
     "data.train_split": (SHAPES, "train2"),
+    # how data.dataset comes to exist (prep downloads into it when missing), not what it holds
+    "data.download": (IGNORED, "msmarco-passage"),
     # the starting weights and the encoder spec trained (saved in checkpoint-0's encoder.json)
     "model.name": (SHAPES, "other-model"),
     "model.pooling": (SHAPES, "cls"),
@@ -122,6 +124,15 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "resources.shards": (IGNORED, 4),
     "resources.modules": (IGNORED, ["cuda"]),
     "resources.binds": (IGNORED, ["/scratch"]),
+    "resources.mail_user": (IGNORED, "someone@example.org"),
+    "resources.mail_type": (IGNORED, "FAIL"),
+    "resources.sbatch": (IGNORED, ["--reservation=gpu"]),
+    "resources.hf_home": (IGNORED, "/elsewhere/hf"),  # where model.name's weights are read from, not which
+    # what each job shape asks SLURM for; the warm-up still is one process on at most one GPU
+    **{f"resources.{shape}.{field}": (IGNORED, value)
+       for shape in ("prep", "warmup", "refresh0", "report")
+       for field, value in (("cpus", 4), ("mem", "8G"), ("time", "01:00:00"), ("partition", "cpu"),
+                            ("gpus", 0 if shape in ("prep", "report") else 2))},
     # event files mirror metrics.jsonl's numbers
     "logging.tensorboard": (IGNORED, True),
     # the warm-up folder lives under the root

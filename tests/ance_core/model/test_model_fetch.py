@@ -1,31 +1,37 @@
-"""`ance model fetch` against a hub served on 127.0.0.1, then the jobs' offline resolution of the same name."""
+"""`ance model fetch` against a hub served on 127.0.0.1, then the jobs' offline resolution of the same name.
+
+The cache is the one rule of ance_core/hub.py: `<HF home>/hub`, the HF home being resources.hf_home,
+else $HF_HOME, else Hugging Face's default. (That the launcher's pre-flight checks the same cache
+that `ance model fetch --config EXP` fills: tests/launcher/test_preflight.py.)
+"""
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from ance_core import hub
 from ance_core.encode.shards import shard_dir
-from ance_core.model import hub
 from helpers.hub_server import COMMIT, HubServer
 
 REPO = Path(__file__).resolve().parents[3]
 NAME = "roberta-base"
 
 
-def _ance(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return _python("-m", "ance_core.cli", *args, env=env)
+def _ance(*args: str, env: dict[str, str], cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return _python("-m", "ance_core.cli", *args, env=env, cwd=cwd)
 
 
-def _python(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "XDG_CACHE_HOME", "ANCE_GPUS"))}
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=REPO, timeout=300,
-                          env={**base, "COLUMNS": "400", **env})
+def _python(*args: str, env: dict[str, str], cwd: Path = REPO) -> subprocess.CompletedProcess:
+    """A process with none of this one's HF settings, GPUs or site file: only `env` says where caches are."""
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("HF_", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "ANCE_SITE_FILE", "ANCE_GPUS"))}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, timeout=300,
+                          env={**base, "XDG_CONFIG_HOME": str(cwd / ".no-config"), "COLUMNS": "400", **env})
 
 
 @pytest.fixture
@@ -48,9 +54,10 @@ def test_fetch_fills_the_cache_that_offline_jobs_load_from(served, tiny_roberta_
     served.__exit__(None, None, None)
     offline = {"HF_HOME": str(home), "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": served.url}
     probe = (
-        "from ance_core.model import load_encoder, encoder_fingerprint, hub, resolve_model_dir\n"
+        "from ance_core.hub import cached_model_dir\n"
+        "from ance_core.model import load_encoder, encoder_fingerprint, resolve_model_dir\n"
         f"print(resolve_model_dir({NAME!r}))\n"
-        f"print(hub.cached_snapshot({NAME!r}))\n"
+        f"print(cached_model_dir({NAME!r}))\n"
         f"print(load_encoder({NAME!r}).fingerprint)\n"
         f"print(encoder_fingerprint({str(tiny_roberta_dir)!r}))\n"
     )
@@ -97,75 +104,65 @@ def test_an_empty_cache_names_the_fetch_command(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("environ", "expected_home", "expected_cache"),
+    ("given", "environ", "expected_home"),
     [
-        ({"HF_HOME": "/h"}, "/h", "/h/hub"),
-        ({"XDG_CACHE_HOME": "/x"}, "/x/huggingface", "/x/huggingface/hub"),
-        ({"HF_HOME": "/h", "HF_HUB_CACHE": "/c"}, "/h", "/c"),
-        ({}, "~/.cache/huggingface", "~/.cache/huggingface/hub"),
+        ("/site", {"HF_HOME": "/h"}, "/site"),  # resources.hf_home wins
+        (None, {"HF_HOME": "/h"}, "/h"),
+        (None, {"XDG_CACHE_HOME": "/x"}, "/x/huggingface"),
+        (None, {}, "~/.cache/huggingface"),
+        (None, {"HF_HOME": "/h", "HF_HUB_CACHE": "/c"}, "/h"),  # not consulted: jobs get HF_HOME alone
     ],
 )
-def test_the_cache_rule_is_hugging_faces(monkeypatch, environ, expected_home, expected_cache):
+def test_the_cache_is_under_the_jobs_hf_home(monkeypatch, given, environ, expected_home):
     for key in ("HF_HOME", "XDG_CACHE_HOME", "HF_HUB_CACHE"):
         monkeypatch.delenv(key, raising=False)
     for key, value in environ.items():
         monkeypatch.setenv(key, value)
-    assert hub.hf_home() == Path(os.path.expanduser(expected_home))
-    assert hub.hub_cache() == Path(os.path.expanduser(expected_cache))
-    assert hub.hub_cache("/given") == Path("/given/hub")
+    assert hub.job_hf_home(given) == Path(os.path.expanduser(expected_home))
+    assert hub.hub_cache(given) == Path(os.path.expanduser(expected_home)) / "hub"
 
 
-def test_fetch_for_an_experiment_fills_the_cache_its_image_jobs_read(served, tmp_path):
-    """runtime apptainer: the image sets HF_HOME=$ANCE_RUNS/.cache/huggingface (ANCE_RUNS = outputs.root)."""
-    root = tmp_path / "runs"
-    config = tmp_path / "exp.yaml"
-    config.write_text(f"name: top20\nmodel: {{name: {NAME}}}\noutputs: {{root: {root}}}\n"
-                      "resources: {runtime: apptainer, image: ance.sif}\n")
-    fetched = _ance("model", "fetch", "--config", str(config), env={"HF_ENDPOINT": served.url})
+def test_an_hf_hub_cache_in_the_environment_does_not_move_the_cache(served, tmp_path):
+    """The jobs export HF_HOME only: a stray HF_HUB_CACHE must not make fetch and jobs disagree."""
+    home = tmp_path / "home"
+    env = {"HF_ENDPOINT": served.url, "HF_HOME": str(home), "HF_HUB_CACHE": str(tmp_path / "elsewhere")}
+    fetched = _ance("model", "fetch", NAME, env=env)
     assert fetched.returncode == 0, fetched.stderr
-    assert Path(fetched.stdout.strip().splitlines()[-1]).is_relative_to(root / ".cache" / "huggingface" / "hub")
-
-    # The environment containers/ance.def gives a job, offline.
-    image_env = {"HF_HOME": str(root / ".cache" / "huggingface"), "HF_HUB_OFFLINE": "1"}
-    result = _python("-c", f"from ance_core.model import resolve_model_dir\nprint(resolve_model_dir({NAME!r}))",
-                     env=image_env)
-    assert result.returncode == 0, result.stderr
-    assert Path(result.stdout.strip().splitlines()[-1]).is_relative_to(root / ".cache" / "huggingface" / "hub")
+    assert Path(fetched.stdout.strip().splitlines()[-1]).is_relative_to(home / "hub")
+    assert not (tmp_path / "elsewhere").exists()
 
 
-def test_pre_flight_resolution_for_an_experiment_offline(served, tmp_path):
-    """What the launcher's pre-flight calls: resolve as the job will, offline, before queueing."""
-    from ance_core.config import validate_experiment
+def test_fetch_for_an_experiment_fills_the_cache_of_its_hf_home(served, tmp_path):
+    """--config: the experiment's resources.hf_home (relative: to the working directory), in the image too."""
+    config = tmp_path / "exp.yaml"
+    config.write_text(f"name: top20\nmodel: {{name: {NAME}}}\n"
+                      "resources: {runtime: apptainer, image: ance.sif, hf_home: models/hf}\n")
+    fetched = _ance("model", "fetch", "--config", str(config),
+                    env={"HF_ENDPOINT": served.url, "HF_HOME": str(tmp_path / "not-this-one")}, cwd=tmp_path)
+    assert fetched.returncode == 0, fetched.stderr
+    assert Path(fetched.stdout.strip().splitlines()[-1]).is_relative_to(tmp_path / "models" / "hf" / "hub")
+    assert not (tmp_path / "not-this-one").exists()
+
+
+def test_fetch_without_an_experiment_fills_the_site_files_hf_home(served, tmp_path):
+    (tmp_path / "site.yaml").write_text("hf_home: shared-hf\n")
+    fetched = _ance("model", "fetch", NAME, env={"HF_ENDPOINT": served.url, "HF_HOME": str(tmp_path / "not-this-one")},
+                    cwd=tmp_path)
+    assert fetched.returncode == 0, fetched.stderr
+    assert Path(fetched.stdout.strip().splitlines()[-1]).is_relative_to(tmp_path / "shared-hf" / "hub")
+
+
+def test_offline_resolution_for_a_given_hf_home(served, tmp_path):
+    """What a job does: resolve the hub name offline in its HF home; missing, the error names the fetch."""
     from ance_core.errors import InputError
     from ance_core.model import resolve_model_dir
 
-    experiment = validate_experiment({"name": "x", "model": {"name": NAME}, "outputs": {"root": str(tmp_path / "runs")},
-                                      "resources": {"runtime": "apptainer"}})
-    cache = hub.job_hub_cache(experiment)
+    home = tmp_path / "hf"
     with pytest.raises(InputError, match=f"ance model fetch {NAME}") as refused:
-        resolve_model_dir(NAME, cache=cache, offline=True)
-    assert str(cache) in str(refused.value)
-    assert hub.cached_snapshot(NAME, cache) is None
-    fetched = _ance("model", "fetch", NAME, "--cache", str(cache.parent), env={"HF_ENDPOINT": served.url})
+        resolve_model_dir(NAME, hf_home=home, offline=True)
+    assert str(home / "hub") in str(refused.value)
+    assert hub.cached_model_dir(NAME, home) is None
+    fetched = _ance("model", "fetch", NAME, "--cache", str(home), env={"HF_ENDPOINT": served.url})
     assert fetched.returncode == 0, fetched.stderr
-    snapshot = hub.cached_snapshot(NAME, cache)
-    assert snapshot is not None and resolve_model_dir(NAME, cache=cache, offline=True) == snapshot
-
-
-def test_the_image_sets_hf_home_where_job_hub_cache_says():
-    environment = (REPO / "containers" / "ance.def").read_text()
-    assert re.search(r'ance_cache="\$\{ANCE_RUNS:-[^"]*\}/' + re.escape(hub.IMAGE_CACHE) + '"', environment)
-    assert 'export HF_HOME="$ance_cache/huggingface"' in environment
-    assert "unset HF_HUB_CACHE" not in environment and "HF_HUB_CACHE=" not in environment
-
-
-def test_job_hub_cache_by_runtime(monkeypatch, tmp_path):
-    from ance_core.config import validate_experiment
-
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    native = validate_experiment({"name": "x", "outputs": {"root": str(tmp_path / "runs")}})
-    image = validate_experiment({"name": "x", "outputs": {"root": str(tmp_path / "runs")},
-                                 "resources": {"runtime": "apptainer"}})
-    assert hub.job_hub_cache(native) == tmp_path / "home" / "hub"
-    assert hub.job_hub_cache(image) == tmp_path / "runs" / ".cache" / "huggingface" / "hub"
+    snapshot = hub.cached_model_dir(NAME, home)
+    assert snapshot is not None and resolve_model_dir(NAME, hf_home=home, offline=True) == snapshot

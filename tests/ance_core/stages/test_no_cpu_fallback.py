@@ -72,5 +72,7 @@ def test_gpu_job_scripts_export_the_request_and_cpu_jobs_do_not():
     gpus = experiment.resources.gpus
     run_script = render(experiment, "run", _job("run.top20.s42", seed=42))
     assert f"\nexport {GPUS_ENV}={gpus}\n" in run_script
-    report_script = render(experiment, "report", _job("report", seed=None, run_dirs=("/runs/top20/seed42",)))
+    # The job shapes that run on CPUs whatever resources.gpus says.
+    report_script = render(experiment, "report", _job("report", seed=None, run_dirs=("/runs/top20/seed42",), shape="report"))
     assert GPUS_ENV not in report_script
+    assert GPUS_ENV not in render(experiment, "prep", _job("prep", seed=None, shape="prep"))

@@ -43,8 +43,8 @@ def test_sync_loop_writes_every_event_and_the_loss_falls(tiny_experiment):
 
     cached = set()
     for folder in (run_dir.parents[1] / "_cache" / "embeddings").iterdir():
-        if not folder.is_dir():  # an entry's lock file (ance_core.io.lock) lies beside it
-            continue
+        if not folder.is_dir():
+            continue  # an entry's build lock (<entry>.lock) beside it
         shards = [path for paths in list_shards(folder).values() for path in paths]
         cached.add(read_shard_meta(shards[0])["key"]["encoder"])
     start = events(run_dir, "warmup_done")[0]["checkpoint"]

@@ -15,6 +15,7 @@
 #SBATCH --constraint=a100|a40
 #SBATCH --signal=B:USR1@300
 #SBATCH --requeue
+export ANCE_GPUS=1
 # ance-launch job refresh0.s0: refresh 0 of seed 0 (encode and rank with the start checkpoint), shared by the strategies.
 set -uo pipefail  # no -e: the exit status of the stage decides what happens next
 export PYTHONUNBUFFERED=1

@@ -75,8 +75,9 @@ async def test_a_missing_data_set_is_refused_by_the_pre_flight_and_nothing_is_su
 async def test_report_job_alone_completes_and_its_run_shows_in_results(app: LauncherApp, workdir: Path):
     write_run(workdir / "runs", "top20", 0, {0: 0.50, 1: 0.55, 2: 0.61})
     async with app.run_test(size=(120, 40)) as pilot:
-        # template: run -> run_multinode -> encode -> report; then "only this job".
-        submission = await submit(pilot, "top20.yaml", ("t", "t", "t"), "o")
+        # template: run -> run_multinode -> encode -> report. The run is finished, so the submission
+        # leaves out its jobs (resubmission skips finished runs): the report alone, "y" submits it.
+        submission = await submit(pilot, "top20.yaml", ("t", "t", "t"), "y")
         screen = app.screen
         await wait_for(pilot, lambda: states(screen, submission).get("report") == "COMPLETED", JOB_TIMEOUT, "report COMPLETED",
                        explain_jobs(screen, submission))

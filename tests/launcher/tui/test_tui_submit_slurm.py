@@ -44,8 +44,10 @@ async def test_failing_chain_on_slurm(app: LauncherApp, slurm_cluster):
 async def test_report_job_alone_completes_on_slurm(app: LauncherApp, workdir: Path, slurm_cluster):
     write_run(workdir / "runs", "top20", 0, {0: 0.50, 1: 0.55, 2: 0.61})
     async with app.run_test(size=(120, 40)) as pilot:
-        submission = await submit(pilot, "top20.yaml", ("e", "t", "t", "t"), "o")
+        # The run is finished, so the submission is the report alone (its run's jobs are left out).
+        submission = await submit(pilot, "top20.yaml", ("e", "t", "t", "t"), "y")
         screen: JobsScreen = app.screen
         await wait_for(pilot, lambda: states(screen, submission).get("report") == "COMPLETED", JOB_TIMEOUT, "report COMPLETED",
                        explain_jobs(screen, submission))
+        assert states(screen, submission) == {"report": "COMPLETED"}
         assert (Path(app.session.last_submission) / "report" / "report.md").is_file()

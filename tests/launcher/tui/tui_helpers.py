@@ -147,7 +147,8 @@ async def submit(pilot, experiment: str, keys: tuple[str, ...], answer: str) -> 
     submission = app.screen.plan.submission_id
     assert app.screen.only == shown  # "only" submits the job whose script is shown
     await pilot.press(answer)
-    await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen), what="the jobs screen")
+    await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen), what="the jobs screen",
+                   explain=lambda: f"notifications: {[n.message for n in app._notifications]}\nscreen:\n{screen_text(app)}")
     return submission
 
 
