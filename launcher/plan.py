@@ -23,8 +23,6 @@ each after the one before it (`afterok`). The plan is data; `write_plan` puts it
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import os
 import secrets
 import shutil
@@ -35,6 +33,7 @@ from pathlib import Path
 import yaml
 
 from ance_core.config import Experiment, warmup_key
+from ance_core.config.keys import digest
 from ance_core.errors import InputError, Problem
 from ance_core.io.atomic import write_json, write_text
 from ance_core.train.rundir import run_finished
@@ -46,19 +45,15 @@ SUBMISSION_FILE = "submission.json"
 
 def prep_key(experiment: Experiment) -> str:
     """Experiments with the same key share one prep job: same data set, subset and tokenizer/lengths."""
-    return _digest(experiment.data.model_dump(mode="json"), experiment.model.model_dump(mode="json"))
+    return digest([experiment.data.model_dump(mode="json"), experiment.model.model_dump(mode="json")])
 
 
 def refresh0_key(experiment: Experiment) -> str:
     """Experiments with the same key (and seed) encode and rank refresh 0 identically: same start
     checkpoint (warm-up or init_checkpoint), same encoding, same search."""
     ance = experiment.ance
-    return _digest(warmup_key(experiment), experiment.warmup.init_checkpoint, ance.encode.model_dump(mode="json"),
-                   ance.top_k, ance.index, ance.query_fraction, ance.segment.counting)
-
-
-def _digest(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return digest([warmup_key(experiment), experiment.warmup.init_checkpoint, ance.encode.model_dump(mode="json"),
+                   ance.top_k, ance.index, ance.query_fraction, ance.segment.counting])
 
 
 @dataclass(frozen=True)

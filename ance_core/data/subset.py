@@ -17,8 +17,6 @@ byte-identical.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -37,6 +35,7 @@ from ance_core.data.tokcache import content_digest
 from ance_core.data.tsv import compression_of, iter_rows
 from ance_core.errors import InputError, StageError
 from ance_core.io.atomic import atomic_dir, is_complete, write_json
+from ance_core.io.lock import build_lock
 
 if TYPE_CHECKING:
     from ance_core.config import Experiment
@@ -298,11 +297,8 @@ def materialize_subset(
     target = cache_root / "subsets" / f"{source.root.name}-{fraction:g}-s{seed}-{key}"
     spec = f"subset {fraction:g} seed {seed} of {source.spec or source.root}"
     if not is_complete(target):
-        target.parent.mkdir(parents=True, exist_ok=True)
         # Array tasks may start together: one builds, the others wait and then reuse it.
-        with open(target.parent / f".{target.name}.lock", "w") as lock:
-            with contextlib.suppress(OSError):  # file systems without flock: concurrent builds are still atomic
-                fcntl.flock(lock, fcntl.LOCK_EX)
+        with build_lock(target):
             if not is_complete(target):
                 log.info("building %s in %s", spec, target)
                 make_subset(source, target, fraction, seed, keep_positives_of, memo)
