@@ -20,7 +20,7 @@ SIF ?= ance.sif
 REHEARSAL_CACHE ?= /var/cache/ance-rehearsal
 REHEARSAL_SIF ?=
 
-.PHONY: help install test test-slow reproduce-all report results container container-test container-lock container-rehearsal \
+.PHONY: help install test test-slow reproduce-all reproduce-sweep report results container container-test container-lock container-rehearsal \
         slurm-up slurm-down bench bench-gpu clean
 
 help: ## list the targets
@@ -51,6 +51,10 @@ reproduce-all: install ## run the whole study (EXECUTOR=local|slurm, PROFILE=emb
 	    $(BIN)/ance-launch reproduce-all --executor $(EXECUTOR) --profile $(PROFILE) --runs $(RUNS)/$(PROFILE) \
 	    $(foreach override,$(SET),--set $(override)) $(if $(DRY_RUN),--dry-run) \
 	    $(if $(and $(filter rehearsal,$(PROFILE)),$(filter slurm,$(EXECUTOR)),$(if $(DRY_RUN),,1)),--wait)
+
+reproduce-sweep: install ## the rank-window sweep on the embedded default (about an hour on 2 cores; not in reproduce-all)
+	$(BIN)/ance-launch reproduce-all --executor $(EXECUTOR) --profile embedded/sweep --runs $(RUNS)/embedded-sweep \
+	    $(foreach override,$(SET),--set $(override)) $(if $(DRY_RUN),--dry-run)
 
 SEED_LOGS ?= results/legacy/logs
 

@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     loaded = discovery.load_all(discovery.experiment_files(args.experiments), args.set)
-    problems: dict[str, str] = {}
+    problems: dict[str, str] = {}  # by experiment name (a sweep file gives several), or file when it did not load
     for item in loaded:
         if item.experiment is None:
             continue
@@ -125,18 +125,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
             resolved = resolve_all([(item.source, item.experiment)], current_workdir(), args.runs)
             plan_study(resolved, submission_id="validate", workdir=current_workdir(), executor="slurm").scripts()
         except AnceError as exc:
-            problems[str(item.source)] = str(exc)
+            problems[item.experiment.name] = str(exc)
     out_console.print(views.validation_table(loaded, problems))
     for item in loaded:
-        if item.error or str(item.source) in problems:
-            out_console.print(Text(str(item.error or problems[str(item.source)]), style="red"), soft_wrap=True)
+        error = item.error or (problems.get(item.experiment.name) if item.experiment else None)
+        if error:
+            out_console.print(Text(str(error), style="red"), soft_wrap=True)
     bad = sum(1 for item in loaded if item.error) + len(problems)
     return 2 if bad else 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     name = template_name(args.template).removesuffix(".sh.j2")
-    [(source, experiment)] = resolve_all(discovery.load_or_raise([Path(args.experiment)], args.set), current_workdir(), args.runs)
+    # A sweep file: its first window's experiment (every window's scripts differ only in the segment).
+    source, experiment = resolve_all(discovery.load_or_raise([Path(args.experiment)], args.set), current_workdir(), args.runs)[0]
     seed = args.seed if args.seed is not None else experiment.seeds[0]
     if seed not in experiment.seeds:
         raise InputError(source, Problem("--seed", f"one of the experiment's seeds {experiment.seeds}", seed))

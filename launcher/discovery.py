@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ance_core.config import Experiment, load_experiment
+from ance_core.config import Experiment, load_experiments
 from ance_core.config.site import site_resources
 from ance_core.errors import InputError, Problem
 
@@ -79,12 +79,13 @@ def profile_folder(profile: str, experiments_dir: str | Path = "experiments") ->
 
 def load_all(files: Iterable[Path], overrides: list[str] | None = None, site: dict[str, Any] | None = None) -> list[Loaded]:
     """Load every file (with the site's resources: `site`, default the site file found from here);
-    a bad one is reported with its error instead of stopping the others."""
+    a bad one is reported with its error instead of stopping the others. A sweep file gives one
+    item per window (ance_core.config.sweep), all with that file as their source."""
     site = site_settings() if site is None else site
     loaded = []
     for path in files:
         try:
-            loaded.append(Loaded(path, load_experiment(path, overrides, site)))
+            loaded += [Loaded(path, experiment) for experiment in load_experiments(path, overrides, site)]
         except InputError as exc:
             loaded.append(Loaded(path, None, exc))
     return loaded

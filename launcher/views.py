@@ -118,7 +118,7 @@ def validation_table(loaded: list[Loaded], problems: dict[str, str]) -> Table:
         table.add_column(column, overflow="fold")
     for item in loaded:
         exp = item.experiment
-        error = item.error or problems.get(str(item.source))
+        error = item.error or (problems.get(exp.name) if exp else None)
         result = Text("invalid (below)", style="red") if error else Text("ok", style="green")
         if exp is None:
             table.add_row(str(item.source), "", "", "", "", result)

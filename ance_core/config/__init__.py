@@ -5,6 +5,7 @@ from ance_core.config.loader import (
     apply_overrides,
     load_experiment,
     load_experiment_data,
+    load_experiments,
     validate_experiment,
 )
 from ance_core.config.schema import Experiment
@@ -16,6 +17,7 @@ __all__ = [
     "experiment_hash",
     "load_experiment",
     "load_experiment_data",
+    "load_experiments",
     "validate_experiment",
     "warmup_key",
 ]

@@ -10,8 +10,8 @@ zero-shot baselines. Both `ance_core.loop.warmup` (the folder) and
 
 Fields left out, and why (tests/ance_core/config/test_warmup_key.py walks the schema
 and fails on a field that is in neither list):
-* name, description, strategy, seeds, outputs.root: labels; the seed itself is in the folder name,
-  and the folder lives under outputs.root.
+* name, description, strategy, seeds, outputs.root, sweep_point: labels; the seed itself is in the folder name,
+  and the folder lives under outputs.root; a sweep's window is its runs' ance.segment.
 * warmup.enabled, warmup.init_checkpoint: an experiment with a warm-up has them at true and null.
 * ance.mode, top_k, refresh_every, refreshes, query_fraction, segment: the ANCE loop after checkpoint-0.
 * ance.encode.batch_size: batching does not change an embedding (the embedding cache's key leaves it out too).

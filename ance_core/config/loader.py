@@ -7,36 +7,58 @@ path, what was expected and what was found.
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from ance_core.config.schema import SAFE_NAME, SEGMENT_KINDS, Experiment, FieldConflict
+from ance_core.config.problems import problem_from
+from ance_core.config.schema import Experiment
+from ance_core.config.sweep import expand_sweep, is_sweep
 from ance_core.errors import InputError, Problem
 
 _MAX_EXTENDS_DEPTH = 16
 
 
-def load_experiment(path: str | Path, overrides: list[str] | None = None,
-                    site: dict[str, Any] | None = None) -> Experiment:
-    """Read, merge (`extends`), lay the site's resources over it (ance_core.config.site), override, validate."""
+def load_experiments(path: str | Path, overrides: list[str] | None = None,
+                     site: dict[str, Any] | None = None) -> list[Experiment]:
+    """Read, merge (`extends`), lay the site's resources over it (ance_core.config.site), override, validate:
+    one experiment, or one per window of a sweep file (ance_core.config.sweep)."""
     path = Path(path)
     data = load_experiment_data(path)
     if site:
         data = deep_merge(data, {"resources": site})
     if overrides:
         data = apply_overrides(data, overrides, source=path)
-    return validate_experiment(data, source=path)
+    if not is_sweep(data):
+        return [validate_experiment(data, source=path)]
+    found = []
+    for one in expand_sweep(data, source=path):
+        try:
+            found.append(validate_experiment(one, source=path))
+        except InputError as exc:  # said once, for the window it failed on (they share everything else)
+            window = "[{}, {})".format(*one["sweep_point"]["window"])
+            raise InputError(path, [Problem(f"{p.where} (sweep window {window})", p.expected, p.found)
+                                    for p in exc.problems]) from None
+    return found
+
+
+def load_experiment(path: str | Path, overrides: list[str] | None = None,
+                    site: dict[str, Any] | None = None) -> Experiment:
+    """One experiment: as `load_experiments`, for a file that is not a sweep."""
+    found = load_experiments(path, overrides, site)
+    if len(found) != 1:
+        raise InputError.single(path, "sweep", "a single experiment here (a sweep is submitted with ance-launch, "
+                                "which expands it into its experiments)", f"a sweep of {len(found)} windows")
+    return found[0]
 
 
 def validate_experiment(data: dict[str, Any], source: str | Path | None = None) -> Experiment:
     try:
         return Experiment.model_validate(data)
     except ValidationError as exc:
-        raise InputError(source, [_problem_from(err) for err in exc.errors()]) from None
+        raise InputError(source, [problem_from(err) for err in exc.errors()]) from None
 
 
 def load_experiment_data(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -134,56 +156,3 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str | Pa
             node = child
         node[parts[-1]] = parsed
     return data
-
-
-# ---------------------------------------------------------------- error formatting
-
-
-def _field_path(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item in SEGMENT_KINDS or item in ("pairwise_nll", "infonce"):
-            continue  # pydantic adds the union tag to the path; users never wrote it
-        elif item in ("tuple[int, int]",) or str(item).startswith("function-"):
-            continue
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "(experiment)"
-
-
-def _found(err: dict[str, Any]) -> str:
-    value = err.get("input")
-    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _problem_from(err: dict[str, Any]) -> Problem:
-    kind = err["type"]
-    where = _field_path(tuple(err["loc"]))
-    ctx = err.get("ctx") or {}
-    if kind == "extra_forbidden":
-        return Problem(where, "a known field (unknown fields are rejected; check the spelling)", f"unknown field {err['loc'][-1]!r}")
-    if kind == "missing":
-        return Problem(where, "a value (this field is required)", "nothing")
-    if kind in ("union_tag_invalid", "union_tag_not_found"):
-        tags = ctx.get("expected_tags", "")
-        return Problem(where + ".kind" if not where.endswith("kind") else where, f"kind one of {tags}", repr(ctx.get("tag", None)))
-    if kind == "string_pattern_mismatch":
-        if ctx.get("pattern") == SAFE_NAME:
-            expected = "a safe name: letters, digits, '_', '.', '-', starting with a letter or digit, at most 64"
-        else:
-            expected = f"text matching {ctx.get('pattern')}"
-        return Problem(where, expected, _found(err))
-    if kind == "value_error":
-        error = ctx.get("error", err["msg"])
-        if isinstance(error, FieldConflict):  # reported at the field it names, not at the model that checked it
-            where = error.field if where == "(experiment)" else f"{where}.{error.field}"
-        expected, sep, found = str(error).partition(", found ")
-        return Problem(where, expected, found if sep else None)
-    message = err["msg"]
-    for prefix in ("Input should be ", "Value should be "):
-        if message.startswith(prefix):
-            message = message[len(prefix):]
-    return Problem(where, message, _found(err))

@@ -514,6 +514,54 @@ class OutputsConfig(Strict):
 # ---------------------------------------------------------------- the experiment
 
 
+class WindowRange(Strict):
+    """Windows of `width` ranks from `start`, every `step` ranks (default: `width`, side by side), ending by `stop`."""
+
+    start: NonNegativeInt = 0
+    stop: PositiveInt = Field(description="No window reaches past this rank.")
+    width: PositiveInt
+    step: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _fits(self) -> "WindowRange":
+        if self.start + self.width > self.stop:
+            raise FieldConflict("stop", f"at least start + width = {self.start + self.width} (room for one window)",
+                                self.stop)
+        return self
+
+    def windows(self) -> list[tuple[int, int]]:
+        step = self.step or self.width
+        return [(a, a + self.width) for a in range(self.start, self.stop - self.width + 1, step)]
+
+
+class SweepConfig(Strict):
+    """A rank-window sweep: one experiment per window, each training on `ance.segment` with only that window."""
+
+    windows: list[Window] | None = Field(None, description="The windows, e.g. [[0,20],[20,40]] (or `range`).")
+    range: WindowRange | None = Field(None, description="Evenly spaced windows: {start, stop, width[, step]}.")
+
+    def window_list(self) -> list[tuple[int, int]]:
+        if (self.windows is None) == (self.range is None):
+            raise FieldConflict("windows", "exactly one of windows (a list) and range ({start, stop, width})",
+                                "both" if self.windows is not None else "neither")
+        found = self.range.windows() if self.range is not None else list(self.windows or [])
+        for start, end in found:
+            if end <= start:
+                raise FieldConflict("windows", "start < end in every window", f"[{start}, {end})")
+        if len(set(found)) != len(found):
+            raise FieldConflict("windows", "distinct windows", found)
+        if len(found) < 2:
+            raise FieldConflict("windows", "at least two windows (one window is an experiment, not a sweep)", found)
+        return found
+
+
+class SweepPoint(Strict):
+    """Set by the sweep's expansion on each experiment it makes: which sweep, and which window of it."""
+
+    sweep: SafeName
+    window: Window
+
+
 class Experiment(Strict):
     name: SafeName = Field(description="Experiment name; ends up in paths and job names.")
     description: str = ""
@@ -528,6 +576,7 @@ class Experiment(Strict):
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    sweep_point: SweepPoint | None = Field(None, description="Set by a sweep's expansion (ance_core.config.sweep).")
 
     @property
     def label(self) -> str:

@@ -51,7 +51,8 @@ def find_site_file(cwd: str | Path | None = None) -> Path | None:
 
 def load_site(path: str | Path) -> dict[str, Any]:
     """The `resources` values of a site file, checked against the schema; errors name the file and field."""
-    from ance_core.config.loader import _problem_from, read_yaml_mapping
+    from ance_core.config.loader import read_yaml_mapping
+    from ance_core.config.problems import problem_from
 
     path = Path(path)
     data = read_yaml_mapping(path)
@@ -62,7 +63,7 @@ def load_site(path: str | Path) -> dict[str, Any]:
     try:
         ResourcesConfig.model_validate(data)
     except ValidationError as exc:
-        raise InputError(path, [_problem_from(err) for err in exc.errors()]) from None
+        raise InputError(path, [problem_from(err) for err in exc.errors()]) from None
     values = dict(data)
     for name in _PATH_FIELDS:
         if isinstance(values.get(name), str):

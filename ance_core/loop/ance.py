@@ -403,7 +403,9 @@ def _refresh(ctx: Run, refresh: int, checkpoint: str, step: int) -> dict[str, An
     record = {
         "ok": True, "step": step, "checkpoint": checkpoint, "metrics": dict(result),
         "stats": {"queries": stats["queries"], "positive_in_topk": stats["positive_in_topk"],
-                  "mean_neg_rank": stats["negative_rank"]["mean"], "qrels_overlap": stats["qrels_overlap"]},
+                  "mean_neg_rank": stats["negative_rank"]["mean"], "qrels_overlap": stats["qrels_overlap"],
+                  **{name: stats.get(name) for name in ("margin_mean", "outscoring_share")},
+                  **{name: value for name, value in stats["memory"].items() if name.startswith("peak_")}},
         "seconds": round(time.monotonic() - started, 2),
         "phase_seconds": result.phase_seconds,
     }

@@ -2,12 +2,13 @@
 
 from ance_core.mining.mine import Mined, mine, negative_records, positive_scores
 from ance_core.mining.refresh import EVAL_DIR, RefreshResult, refresh, sample_fraction, train_positives
-from ance_core.mining.stats import negatives_stats, ranking_stats
+from ance_core.mining.stats import margin_stats, negatives_stats, ranking_stats
 
 __all__ = [
     "EVAL_DIR",
     "Mined",
     "RefreshResult",
+    "margin_stats",
     "mine",
     "negative_records",
     "negatives_stats",

@@ -19,7 +19,8 @@ Steps and their files:
    Always with the model as trained: when mining used the int8 copy
    (`ance.encode.quantize_cpu`), the corpus is encoded again for the evaluation.
 5. `negatives-<r>.jsonl` then its stats (sha256, lines, positive-in-top-K, ranks,
-   qrels overlap, seconds per phase), last, so that nothing is published early.
+   qrels overlap, the positive-negative score margin, seconds per phase, peak memory
+   until the write), last, so that nothing is published early.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ import numpy as np
 
 from ance_core.data.readers import IdIndex, Qrels
 from ance_core.errors import InputError
+from ance_core.memory import PeakMemory
 from ance_core.mining.mine import mine, negative_records, search_depth
-from ance_core.mining.stats import negatives_stats, ranking_stats
+from ance_core.mining.stats import margin_stats, negatives_stats, ranking_stats
 from ance_core.sampling import PositiveSets, refresh_seed
 
 log = logging.getLogger(__name__)
@@ -162,6 +164,7 @@ def refresh(
                    show_progress=show_progress)
     mining_precision = "int8" if enc.quantize_cpu else _precision(enc.precision, device)
     phase = _Phases()
+    memory = PeakMemory()
 
     with phase("load"):
         source = subset_source(experiment)
@@ -188,6 +191,7 @@ def refresh(
         "query_fraction": ance.query_fraction, "precision": mining_precision,
         **ranking_stats(mined.ranking.rows[:, : ance.top_k], positives),
         **negatives_stats(mined.sampled, positives, ance.segment.n),
+        **margin_stats(mined.ranking.scores, mined.positive_scores, mined.sampled),
     }
     if stats["qrels_overlap"]:
         raise RuntimeError(f"{stats['qrels_overlap']} sampled negatives are judged relevant: the sampler is broken")
@@ -203,7 +207,7 @@ def refresh(
 
     # The negatives last: an asynchronous trainer takes them as soon as they are whole, so a refresh
     # abandoned before its end (a stop signal) must not have published them (docs/ARCHITECTURE.md).
-    stats["seconds"] = dict(phase.seconds)
+    stats["seconds"], stats["memory"] = dict(phase.seconds), memory.read()
     path = negatives_path(run_dir / NEGATIVES_DIR, refresh)
     with phase("write"):
         stats = write_negatives(path, negative_records(qids, positives, mined.sampled, collection_ids), **stats)

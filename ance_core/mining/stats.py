@@ -49,3 +49,22 @@ def negatives_stats(sampled: SampledNegatives, positives: PositiveSets, wanted: 
                           "max": int(ranks.max()) if ranks.size else None},
         "qrels_overlap": int(overlap.sum()),
     }
+
+
+
+def margin_stats(candidate_scores: np.ndarray, positive_scores: np.ndarray, sampled: SampledNegatives) -> dict[str, Any]:
+    """The score margin between each query's best positive and its sampled negatives, in the mining model's scores.
+
+    margin = s(q, positive) - s(q, negative) over every sampled negative (its score is the
+    ranking's, at `neg_positions`). A negative that outscores the positive (margin < 0) is a
+    hard negative the model gets wrong or an unjudged relevant passage (a false negative):
+    `outscoring_share` is the share of them, the signal the study's report asked for.
+    """
+    chosen = np.arange(sampled.neg_ids.shape[1])[None, :] < sampled.counts[:, None]
+    chosen &= ~np.isnan(positive_scores)[:, None]
+    rows, columns = np.nonzero(chosen)
+    margin = positive_scores[rows] - candidate_scores[rows, sampled.neg_positions[rows, columns]]
+    if margin.size == 0:
+        return {"margin_mean": None, "margin_median": None, "outscoring_share": None}
+    return {"margin_mean": round(float(margin.mean()), 5), "margin_median": round(float(np.median(margin)), 5),
+            "outscoring_share": round(float((margin < 0).mean()), 5)}

@@ -37,7 +37,9 @@ from ance_core.report.summary import (
     summarize,
 )
 from ance_core.report.tidy import COLUMNS, Row, RunInfo, TidyTable
+from ance_core.report.analyses_view import analyses_tables
 from ance_core.report.significance_view import significance_lines
+from ance_core.report.sweep_view import sweep_plot
 from ance_core.report.timing import render_time_spent, time_spent
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ def collect(
 
 __all__ = [
     "BEST_MARK",
+    "analyses_tables",
     "COLUMNS",
     "DEFAULT_METRIC",
     "DEFAULT_SPLIT",
@@ -111,6 +114,7 @@ __all__ = [
     "strategy_rows",
     "strategy_series",
     "summarize",
+    "sweep_plot",
     "time_spent",
     "warmup_series",
 ]

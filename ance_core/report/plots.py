@@ -26,6 +26,7 @@ from ance_core.io.atomic import write_bytes
 from ance_core.report.series import Series, loss_series, strategy_series, warmup_series
 from ance_core.report.strategies import STUDY_ORDER, study_title
 from ance_core.report.summary import StudySummary
+from ance_core.report.sweep import PER_RANKS
 from ance_core.report.tidy import TidyTable
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ def write_plots(
     written: list[Path] = []
     metric_curves = _by_study(strategy_series(table, summaries[0].metric, summaries[0].split) if summaries else [])
     losses = _by_study(loss_series(table, loss_window))
+    grad_norms = _by_study(loss_series(table, loss_window, metric="grad_norm"))
     warmup_curves = _by_study(warmup_series(table))
     warmup_losses = _by_study(loss_series(table, loss_window, warmup=True))
     colours = strategy_colours(s.strategy for summary in summaries for s in summary.strategies)
@@ -71,6 +73,11 @@ def write_plots(
             written += save(figure, f"{stem}-{slug(summary.split)}-{slug(summary.metric)}", formats)
         if curves := losses.get(summary.study):
             written += save(loss_figure(summary.study, curves, colours), f"{stem}-train-loss", formats)
+        if curves := grad_norms.get(summary.study):
+            figure = loss_figure(summary.study, curves, colours, quantity="gradient norm (before clipping)")
+            written += save(figure, f"{stem}-grad-norm", formats)
+        if summary.sweep:
+            written += save(sweep_figure(summary), f"{stem}-sweep-{slug(summary.metric)}", formats)
         if curves := warmup_curves.get(summary.study):
             figure = warmup_figure(summary, curves, warmup_losses.get(summary.study, []))
             written += save(figure, f"{stem}-warmup", formats)
@@ -118,7 +125,37 @@ def _same_measure(baseline, summary: StudySummary) -> bool:
     return baseline.metric == summary.metric and baseline.split in (summary.split, None)
 
 
-def loss_figure(study: str, curves: Sequence[Series], colours: dict[str, str]) -> Figure:
+def sweep_figure(summary: StudySummary) -> Figure:
+    """The dose-response: each window's gain over the start checkpoint with its paired 95% CI, by window start."""
+    curve = summary.sweep
+    assert curve is not None
+    with matplotlib.rc_context(_STYLE):
+        figure = Figure(figsize=(9, 4.8), layout="constrained")
+        ax = figure.subplots()
+        x = [point.window[0] for point in curve.points]
+        gain = [point.gain for point in curve.points]
+        below = [point.gain - point.ci_low for point in curve.points]
+        above = [point.ci_high - point.gain for point in curve.points]
+        ax.errorbar(x, gain, yerr=[below, above], color="#1f77b4", marker="o", capsize=4, linewidth=1.6,
+                    label=f"gain over the start checkpoint ({curve.start_mean:.4f})\nmean over "
+                          f"{curve.queries:,} queries, paired 95% CI")
+        significant = [(p.window[0], p.gain) for p in curve.points if p.significant]
+        if significant:
+            ax.scatter(*zip(*significant), s=90, facecolors="none", edgecolors="black",
+                       label="Holm-corrected p < 0.05", zorder=3)
+        ax.axhline(0.0, color="0.4", linewidth=1, linestyle="--")
+        trend = curve.trend
+        ax.set_title(f"How hard should negatives be? {summary.split} {summary.metric} at refresh {curve.refresh} "
+                     f"— {study_title(summary.study)}\ntrend {trend.slope:+.4f} per {PER_RANKS} ranks "
+                     f"(95% CI {trend.ci_low:+.4f} to {trend.ci_high:+.4f}, permutation p = {trend.p_permutation:.3f})")
+        ax.set_xlabel("start of the window of positive-free ranks the negatives are drawn from")
+        ax.set_ylabel(f"Δ {summary.split} {summary.metric} vs start")
+        ax.set_xticks(x, [f"{p.window[0]}–{p.window[1]}" for p in curve.points], rotation=30)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    return figure
+
+
+def loss_figure(study: str, curves: Sequence[Series], colours: dict[str, str], quantity: str = "loss") -> Figure:
     with matplotlib.rc_context(_STYLE):
         figure = Figure(figsize=(9, 4.8), layout="constrained")
         ax = figure.subplots()
@@ -134,10 +171,10 @@ def loss_figure(study: str, curves: Sequence[Series], colours: dict[str, str]) -
         smoothing = (
             f"\nbold: rolling mean over {'/'.join(map(str, windows))} logged points; faint: as logged" if windows else ""
         )
-        ax.set_title(f"Training loss — {study_title(study)}{smoothing}")
+        ax.set_title(f"Training {quantity} — {study_title(study)}{smoothing}")
         ax.set_xlabel("training step")
         _thousands(ax.xaxis)
-        ax.set_ylabel("loss")
+        ax.set_ylabel(quantity)
         ax.set_ylim(bottom=0)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), title="negatives")
     return figure

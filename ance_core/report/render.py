@@ -18,9 +18,11 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from ance_core.report.analyses_view import analyses_markdown, analyses_tables
 from ance_core.report.significance_view import significance_markdown, significance_table
 from ance_core.report.strategies import study_title
 from ance_core.report.summary import LOSS_WINDOW, Baseline, RunSummary, Stat, StrategyRow, StudySummary
+from ance_core.report.sweep_view import sweep_markdown, sweep_plot
 from ance_core.report.tidy import KIND_EVAL, TidyTable
 
 BEST_MARK = "★"
@@ -93,7 +95,9 @@ def render_rich(summaries: Sequence[StudySummary], table: TidyTable, console: Co
             console.print(strategy_table(summary))
         if summary.verdict:
             console.print(Text(summary.verdict.text, style="bold"), soft_wrap=False)
-        if summary.significance:
+        if summary.sweep:
+            console.print(sweep_plot(summary.sweep))
+        if summary.significance and not summary.sweep:  # a sweep's many pairs: report.md and report.json have them
             console.print(significance_table(summary.significance))
         elif len(summary.strategies) == 1:
             console.print(Text("Only one strategy in this study: nothing to compare it with.", style="dim"))
@@ -103,6 +107,8 @@ def render_rich(summaries: Sequence[StudySummary], table: TidyTable, console: Co
             console.print(baseline_table(summary.baselines))
         if per_run and summary.runs:
             console.print(run_table(summary))
+        if per_run and summary.analyses:
+            console.print(analyses_tables(summary.analyses))
         console.print()
     for note in notes(summaries, table):
         console.print(Text(note, style="yellow"))
@@ -246,6 +252,11 @@ def render_markdown(summaries: Sequence[StudySummary], table: TidyTable, per_run
             rows += [_md_row([f"`{cells[0]}`", *cells[1:]]) for cells in map(run_cells, summary.runs)]
             parts.append("<details><summary>Per run</summary>\n\n" + "\n".join(rows) + "\n\n</details>\n")
         parts += _md_every_refresh(summary, table)
+        if summary.sweep:
+            parts.append(f"{heading}# How hard should negatives be? {summary.split} {summary.metric} against the "
+                         f"rank window\n\n" + sweep_markdown(summary.sweep))
+        if summary.analyses:
+            parts.append(f"{heading}# Analyses\n\n" + analyses_markdown(summary.analyses, heading + "##"))
     for note in notes(summaries, table):
         parts.append(f"> {note}\n")
     return "\n".join(parts)

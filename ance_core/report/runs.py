@@ -54,7 +54,7 @@ _SEED_FOLDER = re.compile(r"seed(\d+)$")
 # Fields of a `refresh` event that identify it rather than measure it.
 _REFRESH_IDS = ("kind", "refresh", "step", "time", "split")
 # Fields of a `train` event that become rows.
-_TRAIN_VALUES = ("loss", "lr")
+_TRAIN_VALUES = ("loss", "lr", "grad_norm", "steps_per_s")
 
 
 def find_run_dirs(root: str | Path) -> list[Path]:
@@ -130,6 +130,7 @@ def identify_run(run_dir: Path) -> RunInfo:
         seed=_seed_of(run_dir, config),
         path=run_dir,
         state=_read_state(run_dir / STATUS_FILE) if is_warmup else _run_state(run_dir, config),
+        sweep_window=_sweep_window(config),
     )
 
 
@@ -266,6 +267,14 @@ def _read_config(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError.single(path, "document", "a mapping of experiment fields", type(data).__name__, raw=True)
     return data
+
+
+def _sweep_window(config: dict[str, Any]) -> tuple[int, int] | None:
+    point = config.get("sweep_point")
+    window = point.get("window") if isinstance(point, dict) else None
+    if isinstance(window, list) and len(window) == 2 and all(isinstance(v, int) for v in window):
+        return (window[0], window[1])
+    return None
 
 
 def _seed_of(run_dir: Path, config: dict[str, Any]) -> int | None:

@@ -55,8 +55,10 @@ def strategy_series(
     return series
 
 
-def loss_series(table: TidyTable, window: int | None = None, *, warmup: bool = False, band: Band = "std") -> list[Series]:
-    """Training loss against step, mean over seeds, smoothed by a centred rolling mean (Figure 4).
+def loss_series(table: TidyTable, window: int | None = None, *, warmup: bool = False, band: Band = "std",
+                metric: str = "loss") -> list[Series]:
+    """Training loss (or another `train` event value: `metric="grad_norm"`) against step, mean over seeds,
+    smoothed by a centred rolling mean (Figure 4).
 
     `window` counts logged points; None picks about 1/40 of the longest curve of the study.
     `warmup=True` gives the warm-up's loss instead of the strategies'.
@@ -67,7 +69,7 @@ def loss_series(table: TidyTable, window: int | None = None, *, warmup: bool = F
         per_run: dict[str, dict[int, float]] = defaultdict(dict)
         strategy_of: dict[str, str] = {}
         for row in table.rows:
-            if row.study != study or row.kind != KIND_TRAIN or row.metric != "loss" or row.step is None:
+            if row.study != study or row.kind != KIND_TRAIN or row.metric != metric or row.step is None:
                 continue
             if (row.strategy == WARMUP) != warmup:
                 continue

@@ -149,6 +149,36 @@ def _per_query(run_file: str, qrels_file: str, summary: str, metric: str, _stamp
     return tuple(values.items())
 
 
+def first_relevant_ranks(run_dir: Path, refresh: int, split: str) -> dict[str, int | None] | None:
+    """{qid: 1-based rank of the first relevant passage, None when the run file's depth holds none} of one
+    run's evaluation at `refresh`, in trec_eval's order of the run file; None if the files are absent."""
+    eval_dir = Path(run_dir) / EVAL_DIR
+    run_file, qrels_file = eval_dir / f"refresh-{refresh}.run.tsv", eval_dir / f"qrels.{split}.tsv"
+    if not (run_file.is_file() and qrels_file.is_file()):
+        return None
+    stamp = tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in (run_file, qrels_file))
+    return dict(_first_relevant(str(run_file), str(qrels_file), stamp))
+
+
+@functools.lru_cache(maxsize=128)
+def _first_relevant(run_file: str, qrels_file: str, _stamp: tuple) -> tuple[tuple[str, int | None], ...]:
+    import ir_measures
+
+    relevant: dict[str, set[str]] = {}
+    for row in ir_measures.read_trec_qrels(qrels_file):
+        if row.relevance > 0:
+            relevant.setdefault(row.query_id, set()).add(row.doc_id)
+    ranked: dict[str, list[tuple[float, str]]] = {}
+    for row in ir_measures.read_trec_run(run_file):
+        ranked.setdefault(row.query_id, []).append((row.score, row.doc_id))
+    found = []
+    for qid, docs in ranked.items():
+        docs.sort(reverse=True)  # trec_eval: score descending, then document id descending
+        wanted = relevant.get(qid, set())
+        found.append((qid, next((rank for rank, (_, doc) in enumerate(docs, 1) if doc in wanted), None)))
+    return tuple(found)
+
+
 # ---------------------------------------------------------------- tests
 
 

@@ -20,8 +20,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ance_core.report.analyses import Analyses, analyse
 from ance_core.report.significance import Significance, study_significance
 from ance_core.report.strategies import strategy_sort_key
+from ance_core.report.sweep import SweepCurve, sweep_curve
 from ance_core.report.tidy import KIND_BASELINE, KIND_EVAL, KIND_TRAIN, SOURCE_RUN, WARMUP, Row, RunInfo, TidyTable
 
 DEFAULT_METRIC = "nDCG@10"
@@ -138,6 +140,8 @@ class StudySummary:
     baselines: list[Baseline]
     verdict: Verdict | None
     significance: Significance | None = None
+    sweep: SweepCurve | None = None  # a rank-window sweep's dose-response (runs made by a sweep)
+    analyses: Analyses | None = None  # query difficulty, training dynamics, margins, resources
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +154,8 @@ class StudySummary:
             "baselines": [b.as_dict() for b in self.baselines],
             "verdict": self.verdict.as_dict() if self.verdict else None,
             "significance": self.significance.as_dict() if self.significance else None,
+            "sweep": self.sweep.as_dict() if self.sweep else None,
+            "analyses": self.analyses.as_dict() if self.analyses else None,
         }
 
 
@@ -194,27 +200,32 @@ def _summarize_study(table: TidyTable, study: str, metric: str, split: str, loss
     runs.sort(key=lambda r: (strategy_sort_key(r.strategy), r.seed if r.seed is not None else -1, r.run))
     strategies = _strategy_rows(study, runs)
     verdict = _verdict(strategies, metric, common, curves, infos)
-    significance = _significance(strategies, runs, infos, metric, split, common)
+    folders = _run_folders(strategies, runs, infos)
+    significance = study_significance(folders, metric, split, common) if folders else None
     if verdict and significance:  # the answer comes from the paired tests whenever the runs allow them
         verdict = replace(verdict, text=significance.text, significant=significance.any_significant)
     if verdict:
         strategies = [replace(s, is_best=True) if s.strategy == verdict.best else s for s in strategies]
-    return StudySummary(study, metric, split, common, strategies, runs, _baselines(study, rows), verdict, significance)
+    windows = {info.strategy: info.sweep_window for info in infos.values() if info.sweep_window is not None}
+    sweep = sweep_curve(folders, windows, metric, split, common) if folders and len(windows) >= 3 else None
+    analyses = analyse(folders, rows, metric, split, common) if folders else None
+    return StudySummary(study, metric, split, common, strategies, runs, _baselines(study, rows), verdict, significance,
+                        sweep, analyses)
 
 
-def _significance(
-    strategies: Sequence[StrategyRow], runs: Sequence[RunSummary], infos: dict[str, RunInfo], metric: str, split: str,
-    common: int | None,
-) -> Significance | None:
-    """Paired tests over queries between the strategies (best first at the common refresh) of a study of run folders."""
+def _run_folders(
+    strategies: Sequence[StrategyRow], runs: Sequence[RunSummary], infos: dict[str, RunInfo],
+) -> dict[str, dict[int, Path]]:
+    """strategy -> seed -> run folder, strategies best first at the common refresh; {} unless every run of the
+    study is a run folder with a seed (the original study's logs have no per-query values to test)."""
     if any(infos[run.run].source != SOURCE_RUN or run.seed is None for run in runs):
-        return None
+        return {}
     ranked = sorted((s for s in strategies if s.at_common), key=lambda s: s.at_common.mean, reverse=True)  # type: ignore[union-attr]
     folders: dict[str, dict[int, Path]] = {row.strategy: {} for row in ranked}
     for run in runs:
         if run.strategy in folders and run.seed is not None:
             folders[run.strategy][run.seed] = infos[run.run].path
-    return study_significance(folders, metric, split, common)
+    return folders
 
 
 def _summarize_run(

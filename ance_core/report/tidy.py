@@ -65,6 +65,7 @@ class RunInfo:
     state: str = "unknown"
     skipped_lines: list[int] = field(default_factory=list)  # line numbers of unreadable (partial) lines
     file: Path | None = None  # the file the skipped line numbers refer to
+    sweep_window: tuple[int, int] | None = None  # the run's window when a rank-window sweep made it (config sweep_point)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -147,6 +147,10 @@ def _report_document(summaries, table, figures: list[Path], args: argparse.Names
 def _caption(name: str) -> str:
     if name.endswith("-train-loss.png"):
         return "training loss against step, smoothed"
+    if name.endswith("-grad-norm.png"):
+        return "gradient norm (before clipping) against step, smoothed"
+    if "-sweep-" in name:
+        return "the sweep's dose-response: gain over the start checkpoint against the rank window, paired 95% CIs"
     if name.endswith("-warmup.png"):
         return "warm-up MRR@10 and loss against step"
     return "dev metric against ANN refresh, one line per strategy"

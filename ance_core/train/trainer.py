@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -127,6 +128,7 @@ class Trainer:
         self.dtype = AUTOCAST.get(config.precision)
         self.scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None
         self.step = 0
+        self.grad_norm: float | None = None  # of the last step, before clipping
 
     @property
     def lr(self) -> float:
@@ -157,8 +159,10 @@ class Trainer:
             total += float(loss.detach())
         if self.scaler:
             self.scaler.unscale_(self.optimizer)
-        if self.config.max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(self.encoder.parameters(), self.config.max_grad_norm)
+        # The norm before clipping, for the report's gradient analysis (an infinite bound clips nothing).
+        max_norm = self.config.max_grad_norm if self.config.max_grad_norm is not None else float("inf")
+        norm = float(nn.utils.clip_grad_norm_(self.encoder.parameters(), max_norm))
+        self.grad_norm = norm if math.isfinite(norm) else None
         if self.scaler:
             self.scaler.step(self.optimizer)
             self.scaler.update()
@@ -279,6 +283,7 @@ class Session:
         """
         cfg = self.trainer.config
         window: list[float] = []
+        norms: list[float] = []
         started, started_step = time.monotonic(), self.step
         logged_at = started
         with _progress(self.phase, self.step, until, enabled=self.dist.main) as bar:
@@ -288,11 +293,15 @@ class Session:
                 batches = self.feed.next_batches(cfg.batch_size, cfg.grad_accum, self.dist)
                 lr = self.trainer.lr
                 window.append(self.trainer.train_step(batches))
+                if self.trainer.grad_norm is not None:
+                    norms.append(self.trainer.grad_norm)
                 rate = (self.step - started_step) / max(time.monotonic() - started, 1e-9)
                 bar.update(self.step, loss=window[-1], rate=rate)
                 if self.step % cfg.log_every == 0 or self.step == until:
-                    self._log(D.mean(self.dist, float(np.mean(window))), lr, rate, time.monotonic() - logged_at)
-                    window, logged_at = [], time.monotonic()
+                    # Gradients are all-reduced before the norm: every rank has the same one.
+                    self._log(D.mean(self.dist, float(np.mean(window))), lr, rate, time.monotonic() - logged_at,
+                              float(np.mean(norms)) if norms else None)
+                    window, norms, logged_at = [], [], time.monotonic()
                 saved = self._checkpoint_due(until)
                 if saved:
                     self.save()
@@ -316,13 +325,15 @@ class Session:
             if self.metrics and self.dist.main:
                 self.metrics.emit("negatives", step=self.step, refresh=newer.refresh, file=newer.path.name)
 
-    def _log(self, loss: float, lr: float, rate: float, seconds: float) -> None:
-        """A `train` event; `seconds`: wall time since the previous one of this stretch (ance report sums them)."""
+    def _log(self, loss: float, lr: float, rate: float, seconds: float, grad_norm: float | None) -> None:
+        """A `train` event; `seconds`: wall time since the previous one of this stretch (ance report sums them);
+        `grad_norm`: the mean over these steps of the gradient's norm before clipping."""
         if not (self.metrics and self.dist.main):
             return
         negatives = self.feed.file.refresh if self.feed.file else None
         fields: dict[str, Any] = {"step": self.step, "loss": round(loss, 6), "lr": lr, "steps_per_s": round(rate, 4),
-                                  "seconds": round(seconds, 3)}
+                                  "seconds": round(seconds, 3),
+                                  "grad_norm": None if grad_norm is None else round(grad_norm, 5)}
         if self.phase == "ance":
             fields.update(refresh=(negatives or 0) + 1, negatives=negatives)
         else:

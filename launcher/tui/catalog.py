@@ -25,8 +25,9 @@ class ExperimentEntry:
     source: Path
     label: str  # the path shown: relative to the folder it was found in
     text: str  # the file as written, for the highlighted view
-    experiment: Experiment | None  # None when it does not load
+    experiment: Experiment | None  # None when it does not load; a sweep's first window
     problems: tuple[Problem, ...] = ()
+    experiments: tuple[Experiment, ...] = ()  # every experiment of the file: one, or one per window of a sweep
 
     @property
     def ok(self) -> bool:
@@ -62,16 +63,18 @@ def load_entry(folder: Path, path: Path, runs: str | None, workdir: str, overrid
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         return ExperimentEntry(path, label, "", None, (Problem("file", "a readable file", exc.strerror),))
-    [loaded] = discovery.load_all([path], overrides)
-    if loaded.error is not None:
-        return ExperimentEntry(path, label, text, None, tuple(loaded.error.problems))
-    return ExperimentEntry(path, label, text, loaded.experiment, tuple(submission_problems(path, loaded.experiment, runs, workdir)))
+    loaded = discovery.load_all([path], overrides)
+    if loaded[0].error is not None:
+        return ExperimentEntry(path, label, text, None, tuple(loaded[0].error.problems))
+    experiments = tuple(item.experiment for item in loaded if item.experiment is not None)
+    return ExperimentEntry(path, label, text, experiments[0], tuple(submission_problems(path, experiments, runs, workdir)),
+                           experiments)
 
 
-def submission_problems(source: Path, experiment: Experiment, runs: str | None, workdir: str) -> list[Problem]:
-    """What stops this experiment's submission (paths, rendering) beyond the schema; [] when nothing."""
+def submission_problems(source: Path, experiments: Iterable[Experiment], runs: str | None, workdir: str) -> list[Problem]:
+    """What stops this file's submission (paths, rendering) beyond the schema; [] when nothing."""
     try:
-        resolved = resolve_all([(source, experiment)], workdir, runs)
+        resolved = resolve_all([(source, experiment) for experiment in experiments], workdir, runs)
         plan_study(resolved, submission_id="validate", workdir=workdir, executor=choose_executor(None, resolved)).scripts()
     except InputError as exc:
         return list(exc.problems)
@@ -94,8 +97,11 @@ def key_settings(experiment: Experiment) -> dict[str, str]:
     model = Path(model).name if "/" in model else model
     res = experiment.resources
     gpus = f"{res.nodes}x{res.gpus}" if res.nodes > 1 else str(res.gpus)
+    segment = experiment.ance.segment.describe()
+    if experiment.sweep_point is not None:
+        segment = f"sweep of {experiment.sweep_point.sweep}: " + segment.split(" of ")[0] + " per window"
     return {
-        "segment": experiment.ance.segment.describe(),
+        "segment": segment,
         "dataset": dataset,
         "model": model,
         "gpus": gpus,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ance_core.config import Experiment, load_experiment
+from ance_core.config import Experiment, load_experiments
 from ance_core.errors import AnceError, InputError, Problem
 from launcher import discovery
 from launcher.plan import Plan, PlannedJob, new_submission_id, plan_encode, plan_study
@@ -62,9 +62,11 @@ class ScriptPreview:
 
 def build_plan(source: Path, options: ScriptOptions, runs: str | None, workdir: str, submission_id: str,
                skip_finished: bool = False) -> tuple[Experiment, Plan]:
-    """The plan a submission with these options makes: the study chain, or an encode array for 'encode'."""
-    experiment = load_experiment(source, options.overrides(), discovery.site_settings())
-    [(_, resolved)] = resolve_all([(source, experiment)], workdir, runs)
+    """The plan a submission with these options makes: the study chain (every window of a sweep file), or an
+    encode array for 'encode'. The experiment returned is the file's (a sweep's first window)."""
+    experiments = load_experiments(source, options.overrides(), discovery.site_settings())
+    every = resolve_all([(source, experiment) for experiment in experiments], workdir, runs)
+    resolved = every[0][1]
     executor = resolved.resources.executor
     if options.template == "encode":
         seed = resolved.seeds[0]
@@ -72,8 +74,8 @@ def build_plan(source: Path, options: ScriptOptions, runs: str | None, workdir: 
         out = f"{run_dir(resolved, seed)}/encode/{Path(checkpoint).name}"
         plan = plan_encode(resolved, checkpoint=checkpoint, out=out, submission_id=submission_id, workdir=workdir, executor=executor)
     else:
-        plan = plan_study([(str(source), resolved)], submission_id=submission_id, workdir=workdir, executor=executor,
-                          skip_finished=skip_finished)
+        plan = plan_study([(str(source), one) for _, one in every], submission_id=submission_id, workdir=workdir,
+                          executor=executor, skip_finished=skip_finished)
     return resolved, plan
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ance_core.config import load_experiment
+from ance_core.config import load_experiment, load_experiments
 from ance_core.config.schema import RandomSegment, TopSegment
 from ance_core.loop.warmup import warmup_dir
 
@@ -27,12 +27,12 @@ def profile(name: str) -> dict[str, object]:
 
 @pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(ROOT)) for p in FILES])
 def test_every_experiment_file_validates(path):
-    experiment = load_experiment(path)
-    assert experiment.name and experiment.seeds
+    for experiment in load_experiments(path):  # a sweep file: each of its windows
+        assert experiment.name and experiment.seeds
 
 
 def test_names_are_unique():
-    names = [load_experiment(p).name for p in FILES]
+    names = [experiment.name for p in FILES for experiment in load_experiments(p)]
     assert len(names) == len(set(names))
 
 

@@ -38,13 +38,18 @@ def write_run(
     loss_offset: float = 0.2,
     tail: str = "",
     config: bool = True,
+    extra_config: dict | None = None,
+    train_fields: dict | None = None,
+    refresh_fields: dict | None = None,
 ) -> Path:
-    """A run folder `<root>/<experiment>/seed<seed>` whose dev nDCG@10 after refresh r is curve[r]."""
+    """A run folder `<root>/<experiment>/seed<seed>` whose dev nDCG@10 after refresh r is curve[r]
+    (`extra_config`: more experiment fields; `train_fields`/`refresh_fields`: more fields of those events)."""
     run_dir = root / experiment / f"seed{seed}"
     run_dir.mkdir(parents=True)
     if config:
         resolved = validate_experiment(
-            {"name": experiment, "strategy": strategy, "seeds": [seed], "ance": {"refresh_every": REFRESH_EVERY, "refreshes": max(max(curve), 1)}}
+            {"name": experiment, "strategy": strategy, "seeds": [seed],
+             "ance": {"refresh_every": REFRESH_EVERY, "refreshes": max(max(curve), 1)}, **(extra_config or {})}
         )
         (run_dir / "config.yaml").write_text(yaml.safe_dump(resolved.model_dump(mode="json"), sort_keys=False))
     events: list[dict] = []
@@ -52,8 +57,10 @@ def write_run(
         step = refresh * REFRESH_EVERY
         if refresh > 0:
             for train_step in range(step - REFRESH_EVERY + LOG_EVERY, step + 1, LOG_EVERY):
-                events.append({"kind": "train", "step": train_step, "loss": loss_at(train_step, loss_offset), "lr": 2e-5, "refresh": refresh - 1, "time": 1.0})
-        events.append({"kind": "refresh", "refresh": refresh, "step": step, "positive_in_topk": 0.9, "mean_neg_rank": 9.5, "qrels_overlap": 0, "queries": 50})
+                events.append({"kind": "train", "step": train_step, "loss": loss_at(train_step, loss_offset), "lr": 2e-5,
+                               "refresh": refresh - 1, "time": 1.0, **(train_fields or {})})
+        events.append({"kind": "refresh", "refresh": refresh, "step": step, "positive_in_topk": 0.9, "mean_neg_rank": 9.5,
+                       "qrels_overlap": 0, "queries": 50, **(refresh_fields or {})})
         events.append({
             "kind": "eval", "refresh": refresh, "step": step, "split": "dev",
             "MRR@10": curve[refresh] - 0.05, "nDCG@10": curve[refresh], "R@100": 0.9, "time": 2.0,
@@ -154,4 +161,35 @@ def write_tested_study(root: Path, queries: int = 120) -> Path:
             # the eval events carry what the files give (write_run's MRR@10 is its nDCG@10 - 0.05)
             run_dir = write_run(root, f"embedded-{strategy}", seed, {0: 0.3, 1: mean + 0.05}, strategy=strategy)
             write_eval_files(run_dir, 1, per_query)
+    return root
+
+
+SWEEP_WINDOWS = [(0, 20), (20, 40), (40, 60), (60, 80), (80, 100), (100, 120)]
+
+
+def write_sweep_study(root: Path, falls_by: float, queries: int = 150) -> Path:
+    """A sweep of SWEEP_WINDOWS, seeds 0 and 1, run files at refreshes 0 and 1. Every query starts at rank 2
+    (RR 0.5); after training it is at rank 1 with a probability that falls by `falls_by` per window
+    (0: every window alike). The events carry the analyses' fields (grad_norm, margins, memory)."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    start = {f"q{i}": 0.5 for i in range(queries)}
+    for index, window in enumerate(SWEEP_WINDOWS):
+        strategy = f"rank{window[0]}-{window[1]}"
+        for seed in (0, 1):
+            up = 0.6 - falls_by * index
+            final = {q: float(rng.choice([1.0, 0.5, 1 / 3], p=[up, (1 - up) / 2, (1 - up) / 2])) for q in start}
+            mean = float(np.mean(list(final.values())))
+            run_dir = write_run(
+                root, f"sweep-{window[0]}-{window[1]}", seed, {0: 0.55, 1: mean + 0.05}, strategy=strategy,
+                extra_config={"ance": {"refresh_every": REFRESH_EVERY, "refreshes": 1,
+                                       "segment": {"kind": "top", "windows": [list(window)], "n": 20}},
+                              "sweep_point": {"sweep": "sweep", "window": list(window)}},
+                train_fields={"grad_norm": 1.0 + index / 10, "steps_per_s": 2.0},
+                refresh_fields={"margin_mean": 0.1 * index, "outscoring_share": 0.5 - 0.05 * index,
+                                "peak_rss_mib": 900.0 + seed, "seconds": 30.0, "encode_s": 20.0, "sample_s": 0.01},
+            )
+            write_eval_files(run_dir, 0, start)
+            write_eval_files(run_dir, 1, final)
     return root

@@ -64,6 +64,22 @@ def test_reproduce_all_dry_run_discovers_the_profile(tmp_path, capsys, monkeypat
     assert cli.main(["reproduce-all", "--profile", "msmarco-10", "--dry-run"]) == 2
 
 
+def test_the_repository_sweep_validates_and_plans_every_window(capsys, monkeypatch):
+    """`make reproduce-sweep`: the sweep file expands into its 10 windows x 2 seeds behind two shared warm-ups."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(repo)
+    assert cli.main(["validate", "experiments/embedded/sweep/sweep.yaml"]) == 0
+    assert capsys.readouterr().out.count("embedded-sweep-") == 10
+    assert cli.main(["reproduce-all", "--profile", "embedded/sweep", "--executor", "local", "--runs",
+                     "runs/embedded-sweep", "--dry-run"]) == 0
+    out = capsys.readouterr().out.replace("\n", "").replace("│", "").replace(" ", "")
+    for window in ("0-20", "100-120", "180-200"):
+        assert f"run.embedded-sweep-{window}.s0" in out and f"run.embedded-sweep-{window}.s1" in out
+    assert "warmup.s0" in out and "warmup.s2" not in out
+
+
 def test_status_logs_and_json_after_a_local_run(make_experiment, stand_in, tmp_path, capsys):
     submission, _ = launch(make_plan([make_experiment()], tmp_path, "local", stand_in))
     runs = str(tmp_path / "runs")

@@ -1,5 +1,6 @@
 """Results: per strategy, start / best / final dev metric, Δ, the value at the common refresh, loss,
-refreshes and seeds; terminal plots of the metric per refresh and the loss per step; export the PNGs."""
+refreshes and seeds; terminal plots of the metric per refresh and the loss per step (a sweep's
+dose-response above them); the promised analyses on `a`; export the PNGs."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from pathlib import Path
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
-from textual.widgets import Footer
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Footer, Static
 
 from ance_core.errors import AnceError
-from ance_core.report import fmt_baseline, significance_lines
+from ance_core.report import analyses_tables, fmt_baseline, significance_lines, sweep_plot
 from launcher.tui.results_data import METRICS, Results, export_plots, load_results
 from launcher.tui.screens.base import ModeScreen
 from launcher.tui.screens.path_prompt import PathPromptScreen
@@ -33,6 +34,7 @@ class ResultsScreen(ModeScreen):
     MODE = "results"
     BINDINGS = [
         Binding("m", "metric", "Metric"),
+        Binding("a", "analyses", "Analyses"),
         Binding("n", "next_study", "Next study"),
         Binding("p", "export", "Export PNGs"),
         Binding("r", "reload", "Reload"),
@@ -44,6 +46,14 @@ class ResultsScreen(ModeScreen):
     }
     ResultsScreen #verdict {
         max-height: 14;  /* baselines, a verdict that wraps to four lines at 80 columns, six pairs */
+    }
+    ResultsScreen #sweep {
+        height: auto;
+        padding: 0 1;
+    }
+    ResultsScreen #analyses {
+        height: 1fr;
+        padding: 0 1;
     }
     """
     HELP = """
@@ -65,9 +75,21 @@ run files (older runs) get the seed-spread sentence instead.
 Plots: the metric per refresh and the training loss per step (smoothed), one
 line per strategy, the same colour in both.
 
+A **sweep** (an experiment file with `sweep:`, one run per rank window) is one
+study: above the plots, its dose-response as a terminal plot, a line per
+window: the gain over the start checkpoint with its paired 95% CI (`●` on
+`├──┤`, the dotted column is zero, `*` = Holm-corrected p < 0.05), and the
+trend test's sentence ("no trend detected" unless it rejects).
+
+`a` switches the plots for the **analyses**: gain by query difficulty (the
+start checkpoint's rank of the first relevant passage), loss and gradient norm
+over the steps, the score margin of the sampled negatives and the share that
+outscore the positive, time and peak memory per refresh; each with its sentence.
+
 | key | |
 | --- | --- |
 | `m` | nDCG@10 / MRR@10 |
+| `a` | the analyses / the plots |
 | `n` | next study (when the roots hold several) |
 | `p` | write the report's PNG figures into a folder |
 | `r` | read the runs again |
@@ -79,16 +101,24 @@ line per strategy, the same colour in both.
         self.reading = True  # until the first read lands (not `loading`: that Textual attribute hides the screen)
         self.metric = METRICS[0]
         self.study_index = 0
+        self.showing_analyses = False
 
     def compose(self) -> ComposeResult:
         yield self.mode_bar()
         yield Notice(id="where")
         yield StrategyTable()
         yield Notice(id="verdict")
+        yield Static(id="sweep")
         with Horizontal(id="plots"):
             yield CurvePlot(id="metric-plot")
             yield CurvePlot(id="loss-plot")
+        with VerticalScroll(id="analyses"):
+            yield Static(id="analyses-body")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#sweep").display = False
+        self.query_one("#analyses").display = False
 
     def on_screen_resume(self) -> None:
         self.action_reload()
@@ -112,7 +142,7 @@ line per strategy, the same colour in both.
         self.query_one("#where", Notice).say(f"cannot read the runs: {message}", "error")
         self.query_one(StrategyTable).show(None)
         self.query_one("#verdict", Notice).say("")
-        self.query_one("#plots").display = False
+        self._hide_views()
 
     def show_results(self, results: Results, roots: list[Path]) -> None:
         self.results, self.reading = results, False
@@ -122,9 +152,8 @@ line per strategy, the same colour in both.
                 "or start with --runs DIR", "warning")
             self.query_one(StrategyTable).show(None)
             self.query_one("#verdict", Notice).say("")
-            self.query_one("#plots").display = False
+            self._hide_views()
             return
-        self.query_one("#plots").display = True
         self.study_index %= len(results.studies)
         self.show_study()
 
@@ -150,9 +179,24 @@ line per strategy, the same colour in both.
         if baselines:  # BM25 and the untrained encoder: what training has to beat
             listed = " · ".join(f"{b.name} {fmt_baseline(b.value)}" for b in baselines)
             verdict = f"baselines: {listed}\n{verdict}" if verdict else f"baselines: {listed}"
-        if summary and summary.significance:
+        sweep = summary.sweep if summary else None
+        if sweep is not None:  # its answer is the curve's: the pairs of every two windows are in report.md
+            verdict = verdict.replace(summary.verdict.text, sweep.text) if summary.verdict else sweep.text
+        elif summary and summary.significance:
             verdict = "\n".join([verdict, *significance_lines(summary.significance)])
-        self.query_one("#verdict", Notice).say(verdict, "success" if _answered(summary) else "info")
+        answered = sweep.trend.significant if sweep is not None else _answered(summary)
+        self.query_one("#verdict", Notice).say(verdict, "success" if answered else "info")
+        sweep_view = self.query_one("#sweep", Static)
+        sweep_view.display = sweep is not None
+        if sweep is not None:
+            plot = sweep_plot(sweep)
+            plot.right_crop(len(sweep.text))  # the sentence is in the verdict above
+            sweep_view.update(plot)
+        analyses = summary.analyses if summary else None
+        self.query_one("#analyses-body", Static).update(
+            analyses_tables(analyses) if analyses else "no analyses: these runs have no run files or refresh events")
+        self.query_one("#plots").display = not self.showing_analyses
+        self.query_one("#analyses").display = self.showing_analyses
         curves = results.study_curves(study, self.metric)
         losses = results.study_losses(study)
         colours = colour_of([series.label for series in curves + losses])
@@ -161,6 +205,14 @@ line per strategy, the same colour in both.
 
     def action_metric(self) -> None:
         self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
+        self.show_study()
+
+    def _hide_views(self) -> None:
+        for name in ("#plots", "#sweep", "#analyses"):
+            self.query_one(name).display = False
+
+    def action_analyses(self) -> None:
+        self.showing_analyses = not self.showing_analyses
         self.show_study()
 
     def action_next_study(self) -> None:

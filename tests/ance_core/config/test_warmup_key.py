@@ -137,6 +137,9 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "logging.tensorboard": (IGNORED, True),
     # the warm-up folder lives under the root
     "outputs.root": (IGNORED, "elsewhere"),
+    # a sweep's label of the run; the window it trains on is ance.segment, after checkpoint-0
+    "sweep_point.sweep": (IGNORED, "a-sweep"),
+    "sweep_point.window": (IGNORED, [20, 40]),
 }
 
 
@@ -167,6 +170,9 @@ def variant(path: str, value: Any) -> Experiment:
     for part in parents:
         node = node.setdefault(part, {})
     node[leaf] = value
+    if parents == ["sweep_point"]:  # a section whose fields are all required
+        node.setdefault("sweep", "a-sweep")
+        node.setdefault("window", [0, 20])
     if path == "warmup.init_checkpoint":
         data["warmup"]["enabled"] = False  # one start or the other
     return validate_experiment(data)

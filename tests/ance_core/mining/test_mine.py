@@ -45,3 +45,22 @@ def test_mine_and_records_end_to_end_on_vectors():
     records = list(negative_records(["a", "b"], positives, mined.sampled, ids))
     assert [r["pos"] for r in records] == [["p3"], ["p7"]]
     assert records[0]["neg"] == ids.ids_of(mined.ranking.rows[0, 1:5]) and records[0]["neg_ranks"] == [0, 1, 2, 3]
+
+
+def test_margin_stats_compare_each_sampled_negative_with_the_best_positive():
+    from ance_core.mining import margin_stats
+
+    scores = np.array([[0.9, 0.8, 0.3], [0.7, 0.6, 0.5], [0.4, 0.2, 0.1]], np.float32)
+    sampled = SampledNegatives(
+        neg_ids=np.array([[10, 11], [12, -1], [13, 14]]), neg_ranks=np.zeros((3, 2), np.int32),
+        neg_positions=np.array([[0, 2], [1, -1], [1, 2]], np.int32), counts=np.array([2, 1, 2], np.int32),
+        score_fallback=np.zeros(3, bool),
+    )
+    positive = np.array([0.85, 0.5, np.nan], np.float32)  # the third query has no positive: left out
+    stats = margin_stats(scores, positive, sampled)
+    margins = [0.85 - 0.9, 0.85 - 0.3, 0.5 - 0.6]
+    assert stats["margin_mean"] == round(float(np.mean(np.float32(margins))), 5)
+    assert stats["outscoring_share"] == round(2 / 3, 5)
+    empty = SampledNegatives(np.full((1, 2), -1), np.zeros((1, 2), np.int32), np.full((1, 2), -1, np.int32),
+                             np.zeros(1, np.int32), np.zeros(1, bool))
+    assert margin_stats(scores[:1], positive[:1], empty)["outscoring_share"] is None

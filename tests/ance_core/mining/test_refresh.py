@@ -97,6 +97,9 @@ def test_refresh_evaluates_dev_and_reads_as_its_metrics(make_experiment, tmp_pat
     assert saved["MRR@10"] == pytest.approx(result["MRR@10"], abs=1e-6) and saved["queries"] == 30
     run_file = tmp_path / "run" / "eval" / "refresh-0.run.tsv"
     assert len(run_file.read_text().splitlines()) == 30 * 100
+    stats = result.stats  # the resource and margin analyses of the report read these
+    assert stats["memory"]["peak_rss_mib"] > 0 and 0.0 <= stats["outscoring_share"] <= 1.0
+    assert stats["margin_mean"] is not None
 
 
 def test_a_second_refresh_with_the_same_checkpoint_encodes_nothing(make_experiment, tmp_path, monkeypatch):

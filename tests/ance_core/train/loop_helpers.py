@@ -43,9 +43,11 @@ def final_hash(run_dir: Path, step: int) -> str:
 
 
 def comparable(run_dir: Path) -> list[dict]:
-    """The events that must match an uninterrupted run's: all but timings (seconds, *_s) and absolute paths."""
+    """The events that must match an uninterrupted run's: all but timings (seconds, *_s), memory peaks (peak_*)
+    and absolute paths."""
     out = []
     for event in events(run_dir):
-        event = {k: v for k, v in event.items() if k not in ("seconds", "checkpoint") and not k.endswith("_s")}
+        event = {k: v for k, v in event.items()
+                 if k not in ("seconds", "checkpoint") and not k.endswith("_s") and not k.startswith("peak_")}
         out.append(event)
     return out

@@ -29,6 +29,9 @@ def test_sync_loop_writes_every_event_and_the_loss_falls(tiny_experiment):
     assert [e["step"] for e in train] == [4, 8, 12, 16, 20, 24]
     assert [e["refresh"] for e in train] == [1, 1, 1, 2, 2, 2]  # chunk k trains on negatives-(k-1)
     assert train[2]["loss"] < train[0]["loss"]  # within chunk 1, on the warm-up's negatives
+    assert all(e["grad_norm"] > 0 for e in train)  # before clipping, for the report's gradient analysis
+    refreshes = events(run_dir, "refresh")
+    assert all(e["peak_rss_mib"] > 0 and 0 <= e["outscoring_share"] <= 1 for e in refreshes)
     warm = [json.loads(line) for line in next(run_dir.parents[1].glob("_warmup/*/metrics.jsonl")).read_text().splitlines()]
     warm_loss = [e["loss"] for e in warm if e["kind"] == "train"]
     assert np.mean(warm_loss[-3:]) < 0.8 * np.mean(warm_loss[:3])

@@ -134,3 +134,20 @@ async def test_the_mouse_switches_screens_and_selects_rows(app: LauncherApp):
         await wait_for(pilot, lambda: isinstance(app.screen, ScriptScreen), what="the script screen")
         assert "run.top20.s0" in app.screen.query_one(CodeView).code_text
         assert table.cursor_row == 3
+
+
+def test_a_sweep_file_is_one_entry_whose_submission_holds_every_window(workdir: Path):
+    from launcher.tui.catalog import key_settings
+    from launcher.tui.scripts import ScriptOptions, build_plan
+
+    sweep = workdir / "experiments" / "sweep.yaml"
+    sweep.write_text("extends: _base.yaml\nname: sw\nseeds: [0]\nance: {segment: {kind: top, n: 10}}\n"
+                     "sweep: {range: {start: 0, stop: 40, width: 10}}\n")
+    entries = scan([workdir / "experiments"], runs=None, workdir=str(workdir))
+    [entry] = [e for e in entries if e.label == "sweep.yaml"]
+    assert entry.ok and [e.name for e in entry.experiments] == ["sw-0-10", "sw-10-20", "sw-20-30", "sw-30-40"]
+    assert key_settings(entry.experiment)["segment"] == "sweep of sw: top 10 per window"
+    _, plan = build_plan(sweep, ScriptOptions(), None, str(workdir), "preview")
+    runs = [job.key for job in plan.jobs if job.template.startswith("run")]
+    assert runs == [f"run.sw-{a}-{a + 10}.s0" for a in (0, 10, 20, 30)]
+    assert sum(job.template == "warmup" for job in plan.jobs) == 1  # the windows share the warm-up

@@ -119,3 +119,28 @@ async def test_a_run_that_breaks_the_metrics_contract_is_reported_not_a_crash(wo
         await open_results(pilot)
         text = screen_text(app)
         assert "cannot read the runs" in text and "nDCG@10" in text
+
+
+async def test_a_sweep_is_one_study_with_its_curve_and_the_analyses_on_a(workdir: Path):
+    from helpers.report_runs import write_sweep_study
+
+    write_sweep_study(workdir / "runs" / "sweep", falls_by=0.1)
+    app = _app(workdir)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_results(pilot)
+        await pilot.press("m")  # MRR@10: the metric the fixture's run files were made for
+        await pilot.pause()
+        text = screen_text(app)
+        assert "study 'sweep' · MRR@10" in text and "(1/" not in text  # one study, not one per window
+        joined = " ".join(text.split())
+        assert "falls as the window moves down the ranking" in joined
+        assert "[0,20) " in text and "●" in text and "├" in text  # the terminal dose-response plot
+        assert "vs rank" not in text  # no list of the 15 window pairs
+        await pilot.press("a")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Gain by query difficulty" in text and "ranks 2-3" in text  # the rest is below, scrolled to
+        assert screen.query_one("#analyses").display and not screen.query_one("#plots").display
+        await pilot.press("a")
+        await pilot.pause()
+        assert screen.query_one("#plots").display and not screen.query_one("#analyses").display
