@@ -282,8 +282,8 @@ def _resources_text(resources: Sequence[Resources]) -> str:
     text = f"a refresh takes {_spread(resources, lambda r: r.refresh_seconds, '.0f')} s"
     encode = [r.encode_seconds for r in resources if r.encode_seconds is not None]
     if encode:
-        text += f" (encoding {statistics.fmean(encode):.0f} s of it on average; sampling at most " \
-                f"{max((r.sample_seconds or 0.0) for r in resources):.2f} s)"
+        sample_ms = 1000 * max((r.sample_seconds or 0.0) for r in resources)
+        text += f" (encoding {statistics.fmean(encode):.0f} s of it on average; sampling at most {sample_ms:.0f} ms)"
     if any(r.peak_rss_mib is not None for r in resources):
         text += f", with a peak resident memory of {_spread(resources, lambda r: r.peak_rss_mib, '.0f')} MiB"
     return text + "."

@@ -65,7 +65,7 @@ def test_reproduce_all_dry_run_discovers_the_profile(tmp_path, capsys, monkeypat
 
 
 def test_the_repository_sweep_validates_and_plans_every_window(capsys, monkeypatch):
-    """`make reproduce-sweep`: the sweep file expands into its 10 windows x 2 seeds behind two shared warm-ups."""
+    """`make reproduce-sweep`: the sweep file expands into its 10 windows x 3 seeds behind three shared warm-ups."""
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[2]
@@ -76,8 +76,8 @@ def test_the_repository_sweep_validates_and_plans_every_window(capsys, monkeypat
                      "runs/embedded-sweep", "--dry-run"]) == 0
     out = capsys.readouterr().out.replace("\n", "").replace("│", "").replace(" ", "")
     for window in ("0-20", "100-120", "180-200"):
-        assert f"run.embedded-sweep-{window}.s0" in out and f"run.embedded-sweep-{window}.s1" in out
-    assert "warmup.s0" in out and "warmup.s2" not in out
+        assert all(f"run.embedded-sweep-{window}.s{seed}" in out for seed in (0, 1, 2))
+    assert "warmup.s2" in out and "warmup.s3" not in out
 
 
 def test_status_logs_and_json_after_a_local_run(make_experiment, stand_in, tmp_path, capsys):
