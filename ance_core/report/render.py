@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ance_core.report.analyses_view import analyses_markdown, analyses_tables
+from ance_core.report.runs import run_commits
 from ance_core.report.significance_view import significance_markdown, significance_table
 from ance_core.report.strategies import study_title
 from ance_core.report.summary import LOSS_WINDOW, Baseline, RunSummary, Stat, StrategyRow, StudySummary
@@ -334,6 +335,7 @@ def _md_row(cells: Sequence[str]) -> str:
 
 def report_json(summaries: Sequence[StudySummary], table: TidyTable) -> dict[str, Any]:
     return {
+        "run_commits": run_commits(table),  # the code the runs were made with (their manifest.json)
         "metric": summaries[0].metric if summaries else None,
         "split": summaries[0].split if summaries else None,
         "studies": [summary.as_dict() for summary in summaries],

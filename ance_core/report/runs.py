@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
 STATUS_FILE = "STATUS.json"
+MANIFEST_FILE = "manifest.json"
 WARMUP_FOLDER = "_warmup"
 # Folders under a runs root that hold no runs (caches, launcher job records) or are
 # the temp folders of atomic writes.
@@ -55,6 +56,20 @@ _SEED_FOLDER = re.compile(r"seed(\d+)$")
 _REFRESH_IDS = ("kind", "refresh", "step", "time", "split")
 # Fields of a `train` event that become rows.
 _TRAIN_VALUES = ("loss", "lr", "grad_norm", "steps_per_s")
+
+
+def run_commits(table: TidyTable) -> dict[str, int]:
+    """{git commit the run was made at: runs}, from each run folder's manifest.json ("unknown" where it has none)."""
+    commits: dict[str, int] = {}
+    for info in table.runs:
+        if info.source != SOURCE_RUN:
+            continue
+        try:
+            sha = json.loads((Path(info.path) / MANIFEST_FILE).read_text(encoding="utf-8")).get("git_sha") or "unknown"
+        except (OSError, ValueError, AttributeError):
+            sha = "unknown"
+        commits[sha] = commits.get(sha, 0) + 1
+    return commits
 
 
 def find_run_dirs(root: str | Path) -> list[Path]:

@@ -23,6 +23,7 @@ from ance_core.report import collect, summarize
 from ance_core.report.summary import DEFAULT_METRIC, DEFAULT_SPLIT, LOSS_WINDOW
 from ance_core.report.strategies import study_title
 from ance_core.report.render import render_markdown, render_rich, report_json
+from ance_core.report.runs import run_commits
 from ance_core.report.timing import render_time_spent, time_spent
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ def _report_document(summaries, table, figures: list[Path], args: argparse.Names
         _command_line(args),
         "```",
         "",
+        *_provenance(table),
         render_markdown(summaries, table, per_run=True, heading="##"),
     ]
     pngs = [figure for figure in figures if figure.suffix == ".png"]
@@ -142,6 +144,15 @@ def _report_document(summaries, table, figures: list[Path], args: argparse.Names
         lines += ["## Figures", ""]
         lines += [f"![{_caption(figure.name)}]({figure.name})\n" for figure in pngs]
     return "\n".join(lines)
+
+
+def _provenance(table) -> list[str]:
+    """Which code made the runs: the commits their manifest.json record."""
+    commits = run_commits(table)
+    if not commits:
+        return []
+    listed = ", ".join(f"`{sha[:12]}` ({count} run{'s' if count != 1 else ''})" for sha, count in commits.items())
+    return [f"The runs were made at commit {listed}, as their `manifest.json` records.", ""]
 
 
 def _caption(name: str) -> str:

@@ -67,3 +67,14 @@ def test_the_analyses_read_strata_dynamics_margins_and_memory(falling):
     resources = {r.strategy: r for r in analyses.resources}
     assert resources["rank0-20"].peak_rss_mib == 901.0 and resources["rank0-20"].refresh_seconds == 30.0
     assert "rank 2-3" not in analyses.texts["strata"] and "ranks 2-3" in analyses.texts["strata"]
+
+
+def test_the_report_names_the_commit_the_runs_were_made_at(tmp_path):
+    import json
+
+    from helpers.report_runs import write_tested_study
+
+    root = write_tested_study(tmp_path / "runs" / "embedded")
+    (root / "embedded-top20" / "seed0" / "manifest.json").write_text(json.dumps({"git_sha": "ab12" * 10}))
+    table = collect([root])
+    assert report_json(summarize(table), table)["run_commits"] == {"ab12" * 10: 1, "unknown": 3}
