@@ -225,11 +225,15 @@ def paired_test(a: np.ndarray, b: np.ndarray, stream: Sequence[int], resamples: 
 
 def compare_strategies(
     values: Mapping[str, Mapping[int, Mapping[str, float]]], metric: str, split: str, refresh: int,
+    compare: Sequence[tuple[str, str]] | None = None,
 ) -> Significance | None:
-    """Tests for every pair of strategies; `values` is strategy -> seed -> {qid: value}, strategies best first."""
+    """Tests for every pair of strategies, or for the pairs in `compare` (a sweep's neighbouring windows);
+    `values` is strategy -> seed -> {qid: value}, strategies best first."""
     strategies = [name for name, seeds in values.items() if seeds]
     if len(strategies) < 2:
         return None
+    every = list(itertools.combinations(strategies, 2))
+    chosen = every if compare is None else [(a, b) for a, b in compare if a in strategies and b in strategies]
     queries = sorted(set.intersection(*(set(per_query) for seeds in values.values() for per_query in seeds.values())))
     if not queries:
         return None
@@ -237,7 +241,7 @@ def compare_strategies(
               for name in strategies}
     pairs: list[PairTest] = []
     per_seed: dict[int, list[PairTest]] = {}
-    for index, (a, b) in enumerate(itertools.combinations(strategies, 2)):
+    for index, (a, b) in enumerate(chosen):
         seeds = sorted(set(matrix[a]) & set(matrix[b]))
         if not seeds:
             continue
@@ -251,7 +255,8 @@ def compare_strategies(
     pairs = _with_holm(pairs)
     seed_tests = [test for seed in sorted(per_seed) for test in _with_holm(per_seed[seed])]
     all_seeds = tuple(sorted({seed for seeds in matrix.values() for seed in seeds}))
-    text = verdict_text(pairs, seed_tests, metric, split, refresh, len(queries), all_seeds)
+    scope = "any two strategies" if len(chosen) == len(every) else "any pair tested"
+    text = verdict_text(pairs, seed_tests, metric, split, refresh, len(queries), all_seeds, scope)
     return Significance(metric, split, refresh, len(queries), all_seeds, pairs, seed_tests, text)
 
 
@@ -273,7 +278,7 @@ def fmt_p(p: float) -> str:
 
 def verdict_text(
     pairs: Sequence[PairTest], per_seed: Sequence[PairTest], metric: str, split: str, refresh: int, queries: int,
-    seeds: Sequence[int],
+    seeds: Sequence[int], scope: str = "any two strategies",
 ) -> str:
     """The study's answer, worded from the Holm-corrected randomization tests and nothing else."""
     averaged = f", averaged over {len(seeds)} seeds" if len(seeds) > 1 else ""
@@ -283,7 +288,7 @@ def verdict_text(
     found = [pair for pair in pairs if pair.significant]
     if not found:
         closest = min(pairs, key=lambda pair: pair.p_randomization_holm)
-        return head + (f"no difference detected between any two strategies (smallest corrected "
+        return head + (f"no difference detected between {scope} (smallest corrected "
                        f"{fmt_p(closest.p_randomization_holm)}, {closest.a} vs {closest.b}).")
     parts = []
     for pair in found:
@@ -301,8 +306,10 @@ def verdict_text(
 
 def study_significance(
     run_dirs: Mapping[str, Mapping[int, Path]], metric: str, split: str, refresh: int | None,
+    compare: Sequence[tuple[str, str]] | None = None,
 ) -> Significance | None:
-    """Read each run's per-query values at `refresh` and compare; `run_dirs` is strategy -> seed -> run folder."""
+    """Read each run's per-query values at `refresh` and compare (every pair, or those in `compare`); `run_dirs` is
+    strategy -> seed -> run folder."""
     if refresh is None:
         return None
     values: dict[str, dict[int, dict[str, float]]] = {}
@@ -313,7 +320,7 @@ def study_significance(
                 log.info("%s: no run file and qrels at refresh %d: no significance tests for its study", run_dir, refresh)
                 return None
             values.setdefault(strategy, {})[seed] = found
-    result = compare_strategies(values, metric, split, refresh)
+    result = compare_strategies(values, metric, split, refresh, compare)
     if result is None:
         return None
     folders = [run_dir for seeds in run_dirs.values() for run_dir in seeds.values()]

@@ -201,12 +201,16 @@ def _summarize_study(table: TidyTable, study: str, metric: str, split: str, loss
     strategies = _strategy_rows(study, runs)
     verdict = _verdict(strategies, metric, common, curves, infos)
     folders = _run_folders(strategies, runs, infos)
-    significance = study_significance(folders, metric, split, common) if folders else None
+    windows = {info.strategy: info.sweep_window for info in infos.values() if info.sweep_window is not None}
+    # A sweep's pairs are its neighbouring windows (does moving 20 ranks down change anything?), not all
+    # 45 pairs of ten windows; its own answer is the curve and the trend test.
+    by_window = sorted((s for s in folders if s in windows), key=lambda s: windows[s])
+    pairs = list(zip(by_window, by_window[1:])) if len(windows) >= 3 else None
+    significance = study_significance(folders, metric, split, common, pairs) if folders else None
     if verdict and significance:  # the answer comes from the paired tests whenever the runs allow them
         verdict = replace(verdict, text=significance.text, significant=significance.any_significant)
     if verdict:
         strategies = [replace(s, is_best=True) if s.strategy == verdict.best else s for s in strategies]
-    windows = {info.strategy: info.sweep_window for info in infos.values() if info.sweep_window is not None}
     sweep = sweep_curve(folders, windows, metric, split, common) if folders and len(windows) >= 3 else None
     analyses = analyse(folders, rows, metric, split, common) if folders else None
     return StudySummary(study, metric, split, common, strategies, runs, _baselines(study, rows), verdict, significance,

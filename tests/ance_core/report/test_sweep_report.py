@@ -28,6 +28,9 @@ def test_a_falling_curve_is_a_detected_trend_with_paired_cis(falling):
     assert first.mean == pytest.approx(first.gain + curve.start_mean)
     assert curve.best.window == (0, 20)
     assert "falls as the window moves down the ranking" in curve.text
+    # the pairwise tests of a sweep: neighbouring windows, not all 15 pairs of six
+    assert [(p.a, p.b) for p in summary.significance.pairs] == [
+        (f"rank{a}-{b}", f"rank{c}-{d}") for (a, b), (c, d) in zip(SWEEP_WINDOWS, SWEEP_WINDOWS[1:])]
 
 
 def test_a_flat_curve_says_no_trend_detected(tmp_path):
