@@ -247,6 +247,8 @@ def _spread(items, key, fmt: str) -> str:
     """'<low> (<strategy>) to <high> (<strategy>)' over the items with a value."""
     present = [item for item in items if key(item) is not None]
     low, high = min(present, key=key), max(present, key=key)
+    if format(key(low), fmt) == format(key(high), fmt):
+        return f"{format(key(low), fmt)} for every strategy"
     return f"{format(key(low), fmt)} ({low.strategy}) to {format(key(high), fmt)} ({high.strategy})"
 
 

@@ -45,6 +45,8 @@ async def test_selected_file_shows_problems_with_field_path_and_marked_line(app:
         problems = screen.query_one(ProblemList)
         assert not problems.has_class("-empty")
         assert {p.where for p in problems.problems} == {"ance.segment.windows", "train.lr"}
+        # drawn on the next refresh (late on a loaded machine): wait for it rather than read a stale screen
+        await wait_for(pilot, lambda: "2 problems: submission disabled" in screen_text(app), what="the problems drawn")
         text = screen_text(app)
         assert "ance.segment.windows (line 5): expected start < end in every window" in text
         assert "train.lr (line 7)" in text
