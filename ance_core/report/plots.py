@@ -26,6 +26,7 @@ from ance_core.io.atomic import write_bytes
 from ance_core.report.series import Series, loss_series, strategy_series, warmup_series
 from ance_core.report.strategies import STUDY_ORDER, study_title
 from ance_core.report.summary import StudySummary
+from ance_core.report.significance import fmt_p
 from ance_core.report.sweep import PER_RANKS
 from ance_core.report.tidy import TidyTable
 
@@ -145,9 +146,10 @@ def sweep_figure(summary: StudySummary) -> Figure:
                        label="Holm-corrected p < 0.05", zorder=3)
         ax.axhline(0.0, color="0.4", linewidth=1, linestyle="--")
         trend = curve.trend
-        ax.set_title(f"How hard should negatives be? {summary.split} {summary.metric} at refresh {curve.refresh} "
-                     f"— {study_title(summary.study)}\ntrend {trend.slope:+.4f} per {PER_RANKS} ranks "
-                     f"(95% CI {trend.ci_low:+.4f} to {trend.ci_high:+.4f}, permutation p = {trend.p_permutation:.3f})")
+        ax.set_title(f"How hard should negatives be? {study_title(summary.study)}, {summary.split} {summary.metric} "
+                     f"at refresh {curve.refresh}\ntrend {trend.slope:+.4f} per {PER_RANKS} ranks (95% CI "
+                     f"{trend.ci_low:+.4f} to {trend.ci_high:+.4f}, permutation {fmt_p(trend.p_permutation)})",
+                     loc="left")
         ax.set_xlabel("start of the window of positive-free ranks the negatives are drawn from")
         ax.set_ylabel(f"Δ {summary.split} {summary.metric} vs start")
         ax.set_xticks(x, [f"{p.window[0]}–{p.window[1]}" for p in curve.points], rotation=30)

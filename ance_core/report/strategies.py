@@ -19,6 +19,7 @@ STUDY_ORDER: tuple[str, ...] = ("top20", "top20+bottom20", "random20", "bottom20
 # A segment token: a selection word and a count ("top20", "bottom20", "random20", "simans20").
 _SEGMENT_TOKEN = re.compile(r"^[a-z]+\d+$")
 _JOINERS = re.compile(r"[-+_]")
+_NUMBERS = re.compile(r"(\d+)")
 
 # ANN data folder suffix of the original study's runs -> strategy. The log file
 # names end with the folder name: `...-ann_data_4_bottom_neg.out.gz`.
@@ -43,12 +44,13 @@ def normalize_strategy(label: str) -> str:
     return cleaned
 
 
-def strategy_sort_key(label: str) -> tuple[int, str]:
-    """The study's strategies first, in its order; then everything else alphabetically."""
+def strategy_sort_key(label: str) -> tuple[int, tuple[str | int, ...]]:
+    """The study's strategies first, in its order; then everything else alphabetically, numbers by value
+    (a sweep's rank20-40 before rank100-120)."""
     try:
-        return (STUDY_ORDER.index(label), "")
+        return (STUDY_ORDER.index(label), ())
     except ValueError:
-        return (len(STUDY_ORDER), label)
+        return (len(STUDY_ORDER), tuple(int(part) if part.isdigit() else part for part in _NUMBERS.split(label)))
 
 
 def log_stem(path: str | Path) -> str:
