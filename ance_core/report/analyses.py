@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ance_core.report.runs import run_id
 from ance_core.report.significance import first_relevant_ranks, per_query_values
 from ance_core.report.strategies import strategy_sort_key
 from ance_core.report.tidy import KIND_REFRESH, KIND_TRAIN, Row
@@ -102,19 +103,14 @@ def analyse(
     if refresh is None or not run_dirs:
         return None
     strategies = sorted(run_dirs, key=strategy_sort_key)
-    run_strategy = {_run_id(path): strategy for strategy in strategies for path in run_dirs[strategy].values()}
-    mine = [row for row in rows if row.run in run_strategy]
+    runs_of = {strategy: [run_id(path) for path in run_dirs[strategy].values()] for strategy in strategies}
     result = Analyses(metric, refresh,
                       strata=_strata(run_dirs, strategies, metric, split, refresh),
-                      dynamics=_dynamics(mine, strategies),
-                      margins=_margins(mine, strategies),
-                      resources=_resources(mine, strategies))
+                      dynamics=_dynamics(rows, runs_of),
+                      margins=_margins(rows, runs_of),
+                      resources=_resources(rows, runs_of))
     result.texts.update(_texts(result))
     return result
-
-
-def _run_id(path: Path) -> str:
-    return "/".join(Path(path).resolve().parts[-3:])  # RunInfo.run
 
 
 # ---------------------------------------------------------------- query difficulty
@@ -167,12 +163,10 @@ def _mean(values: Iterable[float | None]) -> float | None:
     return statistics.fmean(present) if present else None
 
 
-def _dynamics(rows: Sequence[Row], strategies: Sequence[str]) -> list[Dynamics]:
+def _dynamics(rows: Sequence[Row], runs_of: Mapping[str, list[str]]) -> list[Dynamics]:
     loss, grad = _per_run(rows, KIND_TRAIN, "loss"), _per_run(rows, KIND_TRAIN, "grad_norm")
-    by_strategy = _runs_by_strategy(rows)
     out = []
-    for strategy in strategies:
-        runs = by_strategy.get(strategy, [])
+    for strategy, runs in runs_of.items():
         if not any(run in loss for run in runs):
             continue
         out.append(Dynamics(
@@ -186,12 +180,10 @@ def _dynamics(rows: Sequence[Row], strategies: Sequence[str]) -> list[Dynamics]:
     return out
 
 
-def _margins(rows: Sequence[Row], strategies: Sequence[str]) -> list[Margin]:
+def _margins(rows: Sequence[Row], runs_of: Mapping[str, list[str]]) -> list[Margin]:
     margin, share = _per_run(rows, KIND_REFRESH, "margin_mean"), _per_run(rows, KIND_REFRESH, "outscoring_share")
-    by_strategy = _runs_by_strategy(rows)
     out = []
-    for strategy in strategies:
-        runs = by_strategy.get(strategy, [])
+    for strategy, runs in runs_of.items():
         refreshes = sorted({r for run in runs for r, _ in margin.get(run, [])})
         for refresh in refreshes:
             out.append(Margin(strategy, refresh,
@@ -200,30 +192,22 @@ def _margins(rows: Sequence[Row], strategies: Sequence[str]) -> list[Margin]:
     return out
 
 
-def _resources(rows: Sequence[Row], strategies: Sequence[str]) -> list[Resources]:
-    def values(metric: str, runs: Sequence[str], kind: str = KIND_REFRESH) -> list[float]:
-        return [v for run in runs for _, v in _per_run(rows, kind, metric).get(run, [])]
+_RESOURCE_FIELDS = ((KIND_REFRESH, "seconds"), (KIND_REFRESH, "encode_s"), (KIND_REFRESH, "sample_s"),
+                    (KIND_REFRESH, "peak_rss_mib"), (KIND_REFRESH, "peak_gpu_mib"), (KIND_TRAIN, "steps_per_s"))
 
-    by_strategy = _runs_by_strategy(rows)
+
+def _resources(rows: Sequence[Row], runs_of: Mapping[str, list[str]]) -> list[Resources]:
+    per_run = {metric: _per_run(rows, kind, metric) for kind, metric in _RESOURCE_FIELDS}
     out = []
-    for strategy in strategies:
-        runs = by_strategy.get(strategy, [])
-        seconds = values("seconds", runs)
+    for strategy, runs in runs_of.items():
+        values = {metric: [v for run in runs for _, v in found.get(run, [])] for metric, found in per_run.items()}
+        seconds, rss, gpu = values["seconds"], values["peak_rss_mib"], values["peak_gpu_mib"]
         if not seconds:
             continue
-        rss, gpu = values("peak_rss_mib", runs), values("peak_gpu_mib", runs)
-        out.append(Resources(strategy, len(seconds), statistics.fmean(seconds), _mean(values("encode_s", runs)),
-                             _mean(values("sample_s", runs)), max(rss) if rss else None, max(gpu) if gpu else None,
-                             _mean(values("steps_per_s", runs, KIND_TRAIN))))
+        out.append(Resources(strategy, len(seconds), statistics.fmean(seconds), _mean(values["encode_s"]),
+                             _mean(values["sample_s"]), max(rss) if rss else None, max(gpu) if gpu else None,
+                             _mean(values["steps_per_s"])))
     return out
-
-
-def _runs_by_strategy(rows: Iterable[Row]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = defaultdict(list)
-    for row in rows:
-        if row.run not in found[row.strategy]:
-            found[row.strategy].append(row.run)
-    return found
 
 
 # ---------------------------------------------------------------- one sentence each

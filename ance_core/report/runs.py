@@ -127,6 +127,11 @@ def load_run(run_dir: str | Path) -> tuple[RunInfo, list[Row]]:
     return info, rows
 
 
+def run_id(run_dir: Path) -> str:
+    """A run's name in the tidy table (RunInfo.run): the last three parts of its resolved folder."""
+    return "/".join(Path(run_dir).resolve().parts[-3:])
+
+
 def identify_run(run_dir: Path) -> RunInfo:
     config = _read_config(run_dir / CONFIG_FILE)
     is_warmup = run_dir.parent.name == WARMUP_FOLDER
@@ -139,7 +144,7 @@ def identify_run(run_dir: Path) -> RunInfo:
     return RunInfo(
         source=SOURCE_RUN,
         study=study,
-        run="/".join(run_dir.resolve().parts[-3:]),
+        run=run_id(run_dir),
         experiment=experiment,
         strategy=strategy,
         seed=_seed_of(run_dir, config),

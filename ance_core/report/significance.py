@@ -119,32 +119,48 @@ class Significance:
 # ---------------------------------------------------------------- per-query values from run files
 
 
-def per_query_values(run_dir: Path, refresh: int, metric: str, split: str) -> dict[str, float] | None:
-    """{qid: metric} of one run's evaluation at `refresh`, by ir_measures from its run file; None if absent."""
+def _eval_files(run_dir: Path, refresh: int, split: str) -> tuple[Path, Path, Path]:
+    """(run file, judged qrels, summary) of one run's evaluation at `refresh`."""
     eval_dir = Path(run_dir) / EVAL_DIR
-    run_file, summary = eval_dir / f"refresh-{refresh}.run.tsv", eval_dir / f"refresh-{refresh}.json"
-    qrels_file = eval_dir / f"qrels.{split}.tsv"
-    if not (run_file.is_file() and summary.is_file() and qrels_file.is_file()):
-        return None
-    stamp = tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in (run_file, qrels_file, summary))
-    return dict(_per_query(str(run_file), str(qrels_file), str(summary), metric, stamp))
+    return (eval_dir / f"refresh-{refresh}.run.tsv", eval_dir / f"qrels.{split}.tsv",
+            eval_dir / f"refresh-{refresh}.json")
 
 
-@functools.lru_cache(maxsize=128)
-def _per_query(run_file: str, qrels_file: str, summary: str, metric: str, _stamp: tuple) -> tuple[tuple[str, float], ...]:
-    """Cached on the files' mtimes and sizes: the results screen summarises the same runs per metric."""
+def _stamp(*paths: Path) -> tuple:
+    """The cache key part that changes when a file does: mtimes and sizes."""
+    return tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+
+
+def _read_trec(run_file: str, qrels_file: str) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, int]]]:
+    """(run, qrels) as ir_measures reads them, as a user checking our files would."""
     import ir_measures
 
-    from ance_core.eval.metrics import per_query_metrics, plan_metrics
-
-    corpus = int(json.loads(Path(summary).read_text())["corpus"])
-    plan = plan_metrics([metric], corpus)
     qrels: dict[str, dict[str, int]] = {}
     for row in ir_measures.read_trec_qrels(qrels_file):
         qrels.setdefault(row.query_id, {})[row.doc_id] = row.relevance
     run: dict[str, dict[str, float]] = {}
     for row in ir_measures.read_trec_run(run_file):
         run.setdefault(row.query_id, {})[row.doc_id] = row.score
+    return run, qrels
+
+
+def per_query_values(run_dir: Path, refresh: int, metric: str, split: str) -> dict[str, float] | None:
+    """{qid: metric} of one run's evaluation at `refresh`, by ir_measures from its run file; None if absent."""
+    run_file, qrels_file, summary = _eval_files(run_dir, refresh, split)
+    if not (run_file.is_file() and summary.is_file() and qrels_file.is_file()):
+        return None
+    stamp = _stamp(run_file, qrels_file, summary)
+    return dict(_per_query(str(run_file), str(qrels_file), str(summary), metric, stamp))
+
+
+@functools.lru_cache(maxsize=128)
+def _per_query(run_file: str, qrels_file: str, summary: str, metric: str, _stamp: tuple) -> tuple[tuple[str, float], ...]:
+    """Cached on the files' mtimes and sizes: the results screen summarises the same runs per metric."""
+    from ance_core.eval.metrics import per_query_metrics, plan_metrics
+
+    corpus = int(json.loads(Path(summary).read_text())["corpus"])
+    plan = plan_metrics([metric], corpus)
+    run, qrels = _read_trec(run_file, qrels_file)
     values = per_query_metrics(plan, run, qrels)[plan.names[0]]
     return tuple(values.items())
 
@@ -152,30 +168,21 @@ def _per_query(run_file: str, qrels_file: str, summary: str, metric: str, _stamp
 def first_relevant_ranks(run_dir: Path, refresh: int, split: str) -> dict[str, int | None] | None:
     """{qid: 1-based rank of the first relevant passage, None when the run file's depth holds none} of one
     run's evaluation at `refresh`, in trec_eval's order of the run file; None if the files are absent."""
-    eval_dir = Path(run_dir) / EVAL_DIR
-    run_file, qrels_file = eval_dir / f"refresh-{refresh}.run.tsv", eval_dir / f"qrels.{split}.tsv"
+    run_file, qrels_file, _ = _eval_files(run_dir, refresh, split)
     if not (run_file.is_file() and qrels_file.is_file()):
         return None
-    stamp = tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in (run_file, qrels_file))
-    return dict(_first_relevant(str(run_file), str(qrels_file), stamp))
+    return dict(_first_relevant(str(run_file), str(qrels_file), _stamp(run_file, qrels_file)))
 
 
 @functools.lru_cache(maxsize=128)
 def _first_relevant(run_file: str, qrels_file: str, _stamp: tuple) -> tuple[tuple[str, int | None], ...]:
-    import ir_measures
-
-    relevant: dict[str, set[str]] = {}
-    for row in ir_measures.read_trec_qrels(qrels_file):
-        if row.relevance > 0:
-            relevant.setdefault(row.query_id, set()).add(row.doc_id)
-    ranked: dict[str, list[tuple[float, str]]] = {}
-    for row in ir_measures.read_trec_run(run_file):
-        ranked.setdefault(row.query_id, []).append((row.score, row.doc_id))
+    run, qrels = _read_trec(run_file, qrels_file)
     found = []
-    for qid, docs in ranked.items():
-        docs.sort(reverse=True)  # trec_eval: score descending, then document id descending
-        wanted = relevant.get(qid, set())
-        found.append((qid, next((rank for rank, (_, doc) in enumerate(docs, 1) if doc in wanted), None)))
+    for qid, scores in run.items():
+        # trec_eval's order: score descending, then document id descending
+        ranked = sorted(scores, key=lambda doc: (scores[doc], doc), reverse=True)
+        relevant = {doc for doc, grade in qrels.get(qid, {}).items() if grade > 0}
+        found.append((qid, next((rank for rank, doc in enumerate(ranked, 1) if doc in relevant), None)))
     return tuple(found)
 
 

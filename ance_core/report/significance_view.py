@@ -14,7 +14,8 @@ from rich.text import Text
 from ance_core.report.significance import PairTest, Significance
 
 
-def _p(p: float) -> str:
+def p_cell(p: float) -> str:
+    """A p-value in a table cell or a plot line."""
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
@@ -23,7 +24,7 @@ def _difference(test: PairTest) -> str:
 
 
 def _seeds(significance: Significance, pair: PairTest) -> str:
-    return " · ".join(f"s{t.seed} {t.difference:+.4f} p {_p(t.p_randomization_holm)}"
+    return " · ".join(f"s{t.seed} {t.difference:+.4f} p {p_cell(t.p_randomization_holm)}"
                       for t in significance.seed_tests(pair.a, pair.b))
 
 
@@ -48,8 +49,8 @@ def significance_table(significance: Significance) -> Table:
     table.add_column("per seed (Δ, p rand.)", overflow="fold")
     for pair in significance.pairs:
         mark = "* " if pair.significant else "  "
-        table.add_row(Text(f"{mark}{pair.a} vs {pair.b}"), _difference(pair), _p(pair.p_randomization_holm),
-                      _p(pair.p_ttest_holm), Text(_seeds(significance, pair), style="dim"),
+        table.add_row(Text(f"{mark}{pair.a} vs {pair.b}"), _difference(pair), p_cell(pair.p_randomization_holm),
+                      p_cell(pair.p_ttest_holm), Text(_seeds(significance, pair), style="dim"),
                       style="bold" if pair.significant else None)
     return table
 
@@ -60,8 +61,8 @@ def significance_markdown(significance: Significance) -> str:
     lines = ["| " + " | ".join(header) + " |", "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for pair in significance.pairs:
         cells = [f"{pair.a} vs {pair.b}" + (" *" if pair.significant else ""), f"{pair.difference:+.4f}",
-                 f"{pair.ci_low:+.4f} to {pair.ci_high:+.4f}", _p(pair.p_randomization_holm), _p(pair.p_ttest_holm),
-                 _p(pair.p_randomization), _seeds(significance, pair)]
+                 f"{pair.ci_low:+.4f} to {pair.ci_high:+.4f}", p_cell(pair.p_randomization_holm), p_cell(pair.p_ttest_holm),
+                 p_cell(pair.p_randomization), _seeds(significance, pair)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n\n" + caption(significance) + ".\n"
 
@@ -69,5 +70,5 @@ def significance_markdown(significance: Significance) -> str:
 def significance_lines(significance: Significance) -> list[str]:
     """One short line per pair, for narrow places (the launcher's results screen)."""
     return [f"{'*' if pair.significant else ' '} {pair.a} vs {pair.b}: Δ {_difference(pair)}, "
-            f"p rand. {_p(pair.p_randomization_holm)}, t {_p(pair.p_ttest_holm)} (Holm)"
+            f"p rand. {p_cell(pair.p_randomization_holm)}, t {p_cell(pair.p_ttest_holm)} (Holm)"
             for pair in significance.pairs]

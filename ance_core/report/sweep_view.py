@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from ance_core.report.significance_view import p_cell
 from ance_core.report.sweep import PER_RANKS, SweepCurve
 
 PLOT_WIDTH = 44
@@ -19,8 +20,9 @@ def _window(point) -> str:
     return f"[{point.window[0]},{point.window[1]})"
 
 
-def sweep_plot(curve: SweepCurve, width: int = PLOT_WIDTH) -> Text:
-    """One line per window: label, the CI bar with its dot, the gain and its corrected p."""
+def sweep_plot(curve: SweepCurve, width: int = PLOT_WIDTH, with_text: bool = True) -> Text:
+    """One line per window: label, the CI bar with its dot, the gain and its corrected p; then the axis and
+    (`with_text`) the sweep's sentence."""
     low = min(0.0, *(p.ci_low for p in curve.points))
     high = max(0.0, *(p.ci_high for p in curve.points))
     span = (high - low) or 1.0
@@ -42,11 +44,11 @@ def sweep_plot(curve: SweepCurve, width: int = PLOT_WIDTH) -> Text:
         style = "bold" if point.significant else "dim"
         text.append(f"{_window(point):>{label_width}} ")
         text.append("".join(cells), style=style)
-        p = point.p_randomization_holm
-        text.append(f" {point.gain:+.4f}  p {'<0.001' if p < 0.001 else f'{p:.3f}'}{' *' if point.significant else ''}\n")
+        text.append(f" {point.gain:+.4f}  p {p_cell(point.p_randomization_holm)}{' *' if point.significant else ''}\n")
     axis = f"{low:+.3f}".ljust(width // 2) + f"{high:+.3f}".rjust(width - width // 2)
-    text.append(" " * (label_width + 1) + axis + "\n", style="dim")
-    text.append(curve.text, style="bold")
+    text.append(" " * (label_width + 1) + axis + ("\n" if with_text else ""), style="dim")
+    if with_text:
+        text.append(curve.text, style="bold")
     return text
 
 
@@ -55,9 +57,8 @@ def sweep_markdown(curve: SweepCurve) -> str:
              "p randomization (Holm) | p t-test |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for point in curve.points:
-        p = point.p_randomization_holm
         lines.append(f"| {_window(point)}{' *' if point.significant else ''} | {point.mean:.4f} | {point.gain:+.4f} | "
-                     f"{point.ci_low:+.4f} to {point.ci_high:+.4f} | {'<0.001' if p < 0.001 else f'{p:.3f}'} | "
+                     f"{point.ci_low:+.4f} to {point.ci_high:+.4f} | {p_cell(point.p_randomization_holm)} | "
                      f"{point.p_ttest:.3g} |")
     trend = curve.trend
     caption = (f"{curve.queries:,} {curve.split} queries, per-query values averaged over seeds "

@@ -173,25 +173,25 @@ outscore the positive, time and peak memory per refresh; each with its sentence.
         roots = ", ".join(self.session.shown(root) for root in results.roots)
         self.query_one("#where", Notice).say(f"study '{study}'{position} · {self.metric} · runs under {roots}")
         self.query_one(StrategyTable).show(summary)
-        verdict = summary.verdict.text if summary and summary.verdict else (
-            "only one strategy in this study: nothing to compare it with" if summary and len(summary.strategies) == 1 else "")
+        sweep = summary.sweep if summary else None
+        if sweep is not None:  # its answer is the curve's; the neighbouring windows' pairs are in report.md
+            verdict = sweep.text
+        elif summary and summary.verdict:
+            verdict = summary.verdict.text
+        else:
+            verdict = "only one strategy in this study: nothing to compare it with" if summary and len(summary.strategies) == 1 else ""
         baselines = [b for b in summary.baselines if b.metric == self.metric and b.split in (summary.split, None)] if summary else []
         if baselines:  # BM25 and the untrained encoder: what training has to beat
             listed = " · ".join(f"{b.name} {fmt_baseline(b.value)}" for b in baselines)
             verdict = f"baselines: {listed}\n{verdict}" if verdict else f"baselines: {listed}"
-        sweep = summary.sweep if summary else None
-        if sweep is not None:  # its answer is the curve's: the pairs of every two windows are in report.md
-            verdict = verdict.replace(summary.verdict.text, sweep.text) if summary.verdict else sweep.text
-        elif summary and summary.significance:
+        if sweep is None and summary and summary.significance:
             verdict = "\n".join([verdict, *significance_lines(summary.significance)])
         answered = sweep.trend.significant if sweep is not None else _answered(summary)
         self.query_one("#verdict", Notice).say(verdict, "success" if answered else "info")
         sweep_view = self.query_one("#sweep", Static)
         sweep_view.display = sweep is not None
         if sweep is not None:
-            plot = sweep_plot(sweep)
-            plot.right_crop(len(sweep.text))  # the sentence is in the verdict above
-            sweep_view.update(plot)
+            sweep_view.update(sweep_plot(sweep, with_text=False))  # the sentence is in the verdict above
         analyses = summary.analyses if summary else None
         self.query_one("#analyses-body", Static).update(
             analyses_tables(analyses) if analyses else "no analyses: these runs have no run files or refresh events")
